@@ -1,0 +1,56 @@
+# Beacon: two commands do everything on a fresh clone: `make demo` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export BEACON_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(BEACON_DATA_DIR)/dagster
+# uv is fetched from PyPI with pip if the machine lacks it; it installs the locked versions.
+UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast ui bench lint docs clean help
+
+help:
+	@echo "make demo   - install, generate the demo data, materialise every asset, print what was built"
+	@echo "make test   - install if needed, run the whole test suite"
+	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make bench  - run the scripts in bench/ and print their figures"
+	@echo "make lint   - ruff"
+
+$(VENV)-tools/bin/uv:
+	python3 -m venv $(VENV)-tools && $(VENV)-tools/bin/pip install -q uv==0.13.9
+
+$(VENV)/.installed: requirements.lock pyproject.toml | $(UV)
+	test -x $(PY) || $(UV) venv -q --python 3.11 $(VENV)
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q -r requirements.lock
+	VIRTUAL_ENV=$(VENV) $(UV) pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/beacon demo
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(BIN)/pytest -m "not slow and not e2e and not spark and not bi and not services" $(PYTEST_ARGS)
+
+ui: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: install
+	$(PY) -m lakehouse.contracts.docs > docs/contracts.md
+
+clean:
+	rm -rf $(VENV) $(VENV)-tools .pytest_cache

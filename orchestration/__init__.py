@@ -1,0 +1,1 @@
+"""Beacon's Dagster code location: assets, checks, schedules and sensors over the lakehouse."""

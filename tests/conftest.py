@@ -1,0 +1,32 @@
+"""Shared test set-up: every test writes under its own tmp dir, never into the project's data/."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Keep anything that forgets to take a path away from ./data, ./mlruns and ~/.dagster.
+_SESSION_ROOT = Path(tempfile.mkdtemp(prefix="beacon-tests-"))
+os.environ.setdefault("BEACON_DATA_DIR", str(_SESSION_ROOT / "data"))
+os.environ.setdefault("DAGSTER_HOME", str(_SESSION_ROOT / "dagster"))
+Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+os.environ.setdefault("BEACON_HMAC_KEY", "beacon-test-key-0123456789abcdef")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh BEACON_DATA_DIR for one test."""
+    root = tmp_path / "data"
+    root.mkdir()
+    monkeypatch.setenv("BEACON_DATA_DIR", str(root))
+    return root
+
+
+@pytest.fixture
+def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    key = "beacon-test-key-0123456789abcdef"
+    monkeypatch.setenv("BEACON_HMAC_KEY", key)
+    return key
