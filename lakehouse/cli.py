@@ -32,9 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     gen = sub.add_parser("generate", help="write a realistic, deterministic data set of landing files")
-    gen.add_argument("--out", type=Path, default=None, help="landing folder (default: $BEACON_DATA_DIR/landing)")
-    gen.add_argument("--truth", type=Path, default=None,
-                     help="ground-truth folder, never read by the pipeline (default: <out>/../truth)")
+    gen.add_argument(
+        "--out", type=Path, default=None, help="landing folder (default: $BEACON_DATA_DIR/landing)"
+    )
+    gen.add_argument(
+        "--truth",
+        type=Path,
+        default=None,
+        help="ground-truth folder, never read by the pipeline (default: <out>/../truth)",
+    )
     gen.add_argument("--users", type=_positive, default=2000)
     gen.add_argument("--homes", type=int, default=50)
     gen.add_argument("--days", type=_positive, default=60)
@@ -56,8 +62,15 @@ def main(argv: list[str] | None = None) -> int:
 
         out = args.out or paths().landing
         truth = args.truth or out.parent / "truth"
-        summary = generate(out=out, truth=truth, users=args.users, homes=args.homes, days=args.days,
-                           start=args.start, seed=args.seed)
+        summary = generate(
+            out=out,
+            truth=truth,
+            users=args.users,
+            homes=args.homes,
+            days=args.days,
+            start=args.start,
+            seed=args.seed,
+        )
         print(summary)
         return 0
     if args.command == "demo":

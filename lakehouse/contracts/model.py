@@ -41,13 +41,15 @@ class Rule:
     """A check across fields: ``violated`` is a polars expression that is true for bad rows.
 
     ``message`` is a polars expression (or literal text) that explains the problem for that row,
-    naming the field and the offending value, so a quarantined record says exactly why.
+    naming the field and the offending value, so a quarantined record says exactly why. ``doc``
+    states the rule in words for the rendered documentation.
     """
 
     code: str
     field: str
     violated: pl.Expr
     message: pl.Expr | str
+    doc: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,10 +182,14 @@ def validate_frame(contract: Contract, raw: pl.DataFrame | pl.LazyFrame) -> pl.L
 
     raw_alias = {f.name: f"__raw_{f.name}" for f in contract.fields}
     lf = lf.with_columns([pl.col(f.name).alias(raw_alias[f.name]) for f in contract.fields])
-    lf = lf.with_columns([_cast_field(pl.col(f.name), schema[f.name], f).alias(f.name) for f in contract.fields])
+    lf = lf.with_columns(
+        [_cast_field(pl.col(f.name), schema[f.name], f).alias(f.name) for f in contract.fields]
+    )
     # Keep the sender's UTC offset: local hour and weekday (for sessions, routines) need it.
     time_raw = pl.col(raw_alias[contract.time_field])
-    offset = parse_offset_minutes(time_raw) if schema[contract.time_field] == pl.String else pl.lit(None, pl.Int32)
+    offset = (
+        parse_offset_minutes(time_raw) if schema[contract.time_field] == pl.String else pl.lit(None, pl.Int32)
+    )
     lf = lf.with_columns(offset.alias(OFFSET_COLUMN))
 
     checks: list[pl.Expr] = []
@@ -192,12 +198,17 @@ def validate_frame(contract: Contract, raw: pl.DataFrame | pl.LazyFrame) -> pl.L
         present = raw_col.is_not_null() & (_as_text(raw_col).str.strip_chars() != "").fill_null(True)
         if f.required:
             checks.append(
-                pl.when(~present).then(pl.lit(f"missing_field[{f.name}]: required field {f.name} is absent or empty"))
+                pl.when(~present).then(
+                    pl.lit(f"missing_field[{f.name}]: required field {f.name} is absent or empty")
+                )
             )
         checks.append(
             pl.when(present & pl.col(f.name).is_null()).then(
                 pl.format(
-                    "wrong_type[{}]: value '{}' is not a valid {}", pl.lit(f.name), _show(raw_col), pl.lit(_type_name(f))
+                    "wrong_type[{}]: value '{}' is not a valid {}",
+                    pl.lit(f.name),
+                    _show(raw_col),
+                    pl.lit(_type_name(f)),
                 )
             )
         )
@@ -215,10 +226,14 @@ def validate_frame(contract: Contract, raw: pl.DataFrame | pl.LazyFrame) -> pl.L
     for r in contract.rules:
         message = pl.lit(r.message) if isinstance(r.message, str) else r.message
         checks.append(
-            pl.when(r.violated.fill_null(False)).then(pl.format("{}[{}]: {}", pl.lit(r.code), pl.lit(r.field), message))
+            pl.when(r.violated.fill_null(False)).then(
+                pl.format("{}[{}]: {}", pl.lit(r.code), pl.lit(r.field), message)
+            )
         )
 
-    return lf.with_columns(pl.concat_list(checks).list.drop_nulls().alias(REASONS_COLUMN)).drop(list(raw_alias.values()))
+    return lf.with_columns(pl.concat_list(checks).list.drop_nulls().alias(REASONS_COLUMN)).drop(
+        list(raw_alias.values())
+    )
 
 
 def _type_name(f: Field) -> str:
@@ -240,8 +255,16 @@ def validate_record(contract: Contract, record: Mapping[str, Any]) -> list[Viola
     optional fields, and old producers must keep working).
     """
     frame = pl.DataFrame(
-        {n: [None if record.get(n) is None else str(record[n]).lower() if isinstance(record[n], bool) else str(record[n])]
-         for n in contract.names},
+        {
+            n: [
+                None
+                if record.get(n) is None
+                else str(record[n]).lower()
+                if isinstance(record[n], bool)
+                else str(record[n])
+            ]
+            for n in contract.names
+        },
         schema={n: pl.String for n in contract.names},
     )
     reasons: Sequence[str] = validate_frame(contract, frame).collect()[REASONS_COLUMN][0].to_list()

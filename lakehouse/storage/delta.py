@@ -1,0 +1,220 @@
+"""Delta Lake through delta-rs: reads, partition-scoped writes, compaction, vacuum, deletes.
+
+Why a wrapper: delta-rs and Spark disagree on options, filter syntax and what they return. Keeping
+every call here means the rest of Beacon (landing, dbt sources, erasure, tests) depends only on
+these signatures, and a Spark engine can implement the same functions later.
+
+Filters are engine-neutral DNF-free conjunctions: a list of ``(column, op, value)`` tuples with
+``op`` in ``= != < <= > >= in not in``, ANDed together.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+#: Files older than this (hours) that no table version still needs are deleted by :func:`vacuum`.
+#: A week leaves time travel for a week of debugging; override with $BEACON_VACUUM_RETENTION_HOURS.
+DEFAULT_RETENTION_HOURS = int(os.environ.get("BEACON_VACUUM_RETENTION_HOURS", "168"))
+
+Filter = tuple[str, str, Any]
+PathLike = str | os.PathLike[str]
+
+_OPS = {"=", "==", "!=", "<", "<=", ">", ">=", "in", "not in"}
+
+
+def table_exists(path: PathLike) -> bool:
+    """Whether a Delta table (a ``_delta_log`` with at least one commit) lives at ``path``."""
+    return DeltaTable.is_deltatable(str(path))
+
+
+def table_version(path: PathLike) -> int | None:
+    """The latest committed version of the table, or None when there is no table yet."""
+    if not table_exists(path):
+        return None
+    return DeltaTable(str(path)).version()
+
+
+def _table(path: PathLike, version: int | None = None) -> DeltaTable:
+    if not table_exists(path):
+        raise FileNotFoundError(
+            f"no Delta table at {path}: land some data first (the bronze assets create the tables)"
+        )
+    return DeltaTable(str(path), version=version)
+
+
+def _expression(filters: Sequence[Filter]) -> pc.Expression | None:
+    expr: pc.Expression | None = None
+    for column, op, value in filters:
+        if op not in _OPS:
+            raise ValueError(f"filter on {column!r}: unknown operator {op!r}; use one of {sorted(_OPS)}")
+        field = pc.field(column)
+        if op in ("in", "not in"):
+            values = list(value)
+            term = field.isin(values) if op == "in" else ~field.isin(values)
+        elif op in ("=", "=="):
+            term = field == value
+        elif op == "!=":
+            term = field != value
+        elif op == "<":
+            term = field < value
+        elif op == "<=":
+            term = field <= value
+        elif op == ">":
+            term = field > value
+        else:
+            term = field >= value
+        expr = term if expr is None else expr & term
+    return expr
+
+
+def _dataset(path: PathLike, version: int | None) -> pads.Dataset:
+    return _table(path, version).to_pyarrow_dataset()
+
+
+def read_table(
+    path: PathLike,
+    version: int | None = None,
+    columns: Sequence[str] | None = None,
+    filters: Sequence[Filter] | None = None,
+) -> pa.Table:
+    """Read (part of) a table at ``version`` (default latest) as Arrow.
+
+    Filters on partition columns prune whole partitions before any file is opened, which is
+    what keeps de-duplication against existing rows proportional to the partitions touched.
+    """
+    ds = _dataset(path, version)
+    expr = _expression(filters or [])
+    return ds.to_table(columns=list(columns) if columns is not None else None, filter=expr)
+
+
+def scan_table(
+    path: PathLike,
+    version: int | None = None,
+    filters: Sequence[Filter] | None = None,
+) -> pl.LazyFrame:
+    """A lazy polars scan of the table (projection and filters are pushed into the Arrow dataset)."""
+    ds = _dataset(path, version)
+    lf = pl.scan_pyarrow_dataset(ds)
+    expr = _expression(filters or [])
+    if expr is not None:
+        ds = ds.filter(expr)
+        lf = pl.scan_pyarrow_dataset(ds)
+    return lf
+
+
+def active_files(path: PathLike, version: int | None = None) -> pa.Table:
+    """The data files of ``version``: path (relative to the table), size, rows and partition values."""
+    table = pa.table(_table(path, version).get_add_actions(flatten=True))
+    keep = [c for c in table.column_names if c in ("path", "size_bytes", "num_records") or c.startswith("partition.")]
+    return table.select(keep)
+
+
+def file_counts_by_partition(path: PathLike, version: int | None = None) -> dict[tuple[Any, ...], int]:
+    """Number of active data files per partition (the tuple of partition values)."""
+    files = pl.from_arrow(active_files(path, version))
+    assert isinstance(files, pl.DataFrame)
+    part_cols = [c for c in files.columns if c.startswith("partition.")]
+    if files.height == 0:
+        return {}
+    if not part_cols:
+        return {(): files.height}
+    counts = files.group_by(part_cols).len()
+    return {tuple(row[:-1]): int(row[-1]) for row in counts.iter_rows()}
+
+
+def write_partitions(
+    path: PathLike,
+    data: pa.Table | pl.DataFrame,
+    partition_by: Sequence[str] | None = None,
+    *,
+    mode: str = "append",
+    replace_where: str | None = None,
+    commit_metadata: Mapping[str, str] | None = None,
+    transactions: Sequence[str] | None = None,
+    target_file_size: int | None = None,
+) -> int:
+    """Append ``data`` (or, with ``replace_where``, replace exactly the rows it matches) in one commit.
+
+    ``commit_metadata`` goes into the commit's info (visible in :func:`history`), and each of
+    ``transactions`` is recorded as an application transaction id so a retry can ask
+    :func:`transaction_version` whether this write already committed. Returns the new version.
+    """
+    table = data.to_arrow() if isinstance(data, pl.DataFrame) else data
+    if mode not in ("append", "overwrite"):
+        raise ValueError(f"mode must be 'append' or 'overwrite', got {mode!r}")
+    if mode == "overwrite" and replace_where is None:
+        raise ValueError("overwrite needs replace_where (a predicate on partition columns): whole-table "
+                         "overwrites are not done through write_partitions")
+    props = CommitProperties(
+        custom_metadata=dict(commit_metadata or {}),
+        app_transactions=[Transaction(app_id=t, version=1) for t in transactions or []] or None,
+    )
+    Path(path).mkdir(parents=True, exist_ok=True)
+    write_deltalake(
+        str(path),
+        table,
+        partition_by=list(partition_by) if partition_by else None,
+        mode=mode,  # type: ignore[arg-type]
+        predicate=replace_where,
+        commit_properties=props,
+        target_file_size=target_file_size,
+    )
+    return DeltaTable(str(path)).version()
+
+
+def transaction_version(path: PathLike, app_id: str) -> int | None:
+    """The version recorded for an application transaction id, or None if never committed."""
+    if not table_exists(path):
+        return None
+    return DeltaTable(str(path)).transaction_version(app_id)
+
+
+def history(path: PathLike, limit: int | None = None) -> list[dict[str, Any]]:
+    """Commit infos, newest first, including any custom commit metadata written with the data."""
+    if not table_exists(path):
+        return []
+    return DeltaTable(str(path)).history(limit)
+
+
+def compact(
+    path: PathLike,
+    partition_filters: Sequence[Filter] | None = None,
+    target_size: int | None = None,
+) -> dict[str, Any]:
+    """Rewrite the small files of the filtered partitions into larger ones (bin-packing).
+
+    Rows do not change, only their files, so readers at any version keep working; the old
+    files stay until :func:`vacuum` removes them after the retention period.
+    """
+    filters = [(c, op, _partition_literal(v)) for c, op, v in partition_filters or []]
+    return _table(path).optimize.compact(partition_filters=filters or None, target_size=target_size)
+
+
+def _partition_literal(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_partition_literal(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def vacuum(path: PathLike, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
+    """Delete files no version within ``retention_hours`` needs (default :data:`DEFAULT_RETENTION_HOURS`)."""
+    hours = DEFAULT_RETENTION_HOURS if retention_hours is None else retention_hours
+    return _table(path).vacuum(retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False)
+
+
+def delete_where(path: PathLike, predicate: str, commit_metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Delete the rows matching a SQL ``predicate`` (e.g. erasure); always pass a partition term when you can."""
+    props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
+    return _table(path).delete(predicate, commit_properties=props)
