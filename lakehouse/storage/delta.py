@@ -44,6 +44,20 @@ def table_version(path: PathLike) -> int | None:
     return DeltaTable(str(path)).version()
 
 
+def ensure_table(path: PathLike, schema: pa.Schema, partition_by: Sequence[str] | None = None) -> int:
+    """Create an empty table with ``schema`` unless one exists; return its version.
+
+    Readers (dbt sources, dashboards) can then rely on every table existing with its schema
+    even before the first row arrives (e.g. an empty quarantine).
+    """
+    if not table_exists(path):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        DeltaTable.create(
+            str(path), schema, mode="ignore", partition_by=list(partition_by) if partition_by else None
+        )
+    return DeltaTable(str(path)).version()
+
+
 def _table(path: PathLike, version: int | None = None) -> DeltaTable:
     if not table_exists(path):
         raise FileNotFoundError(
@@ -115,7 +129,11 @@ def scan_table(
 def active_files(path: PathLike, version: int | None = None) -> pa.Table:
     """The data files of ``version``: path (relative to the table), size, rows and partition values."""
     table = pa.table(_table(path, version).get_add_actions(flatten=True))
-    keep = [c for c in table.column_names if c in ("path", "size_bytes", "num_records") or c.startswith("partition.")]
+    keep = [
+        c
+        for c in table.column_names
+        if c in ("path", "size_bytes", "num_records") or c.startswith("partition.")
+    ]
     return table.select(keep)
 
 
@@ -153,8 +171,10 @@ def write_partitions(
     if mode not in ("append", "overwrite"):
         raise ValueError(f"mode must be 'append' or 'overwrite', got {mode!r}")
     if mode == "overwrite" and replace_where is None:
-        raise ValueError("overwrite needs replace_where (a predicate on partition columns): whole-table "
-                         "overwrites are not done through write_partitions")
+        raise ValueError(
+            "overwrite needs replace_where (a predicate on partition columns): whole-table "
+            "overwrites are not done through write_partitions"
+        )
     props = CommitProperties(
         custom_metadata=dict(commit_metadata or {}),
         app_transactions=[Transaction(app_id=t, version=1) for t in transactions or []] or None,
@@ -208,13 +228,23 @@ def _partition_literal(value: Any) -> Any:
     return str(value)
 
 
-def vacuum(path: PathLike, retention_hours: int | None = None, dry_run: bool = False) -> list[str]:
-    """Delete files no version within ``retention_hours`` needs (default :data:`DEFAULT_RETENTION_HOURS`)."""
+def vacuum(
+    path: PathLike, retention_hours: int | None = None, dry_run: bool = False, full: bool = True
+) -> list[str]:
+    """Delete files no version within ``retention_hours`` needs (default :data:`DEFAULT_RETENTION_HOURS`).
+
+    ``full`` also deletes files the log never referenced (left by a writer killed before its
+    commit) once they are older than the retention, so a running writer's files are safe.
+    """
     hours = DEFAULT_RETENTION_HOURS if retention_hours is None else retention_hours
-    return _table(path).vacuum(retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False)
+    return _table(path).vacuum(
+        retention_hours=hours, dry_run=dry_run, enforce_retention_duration=False, full=full
+    )
 
 
-def delete_where(path: PathLike, predicate: str, commit_metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+def delete_where(
+    path: PathLike, predicate: str, commit_metadata: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Delete the rows matching a SQL ``predicate`` (e.g. erasure); always pass a partition term when you can."""
     props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
     return _table(path).delete(predicate, commit_properties=props)
