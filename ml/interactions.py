@@ -1,0 +1,168 @@
+"""Interactions: the one table every recommender eats (user, item, weight, timestamp).
+
+Anything tabular is accepted (polars, pandas, Arrow) and renamed to canonical columns once, so
+the models, the evaluation and the benchmarks never care where the data came from. The sparse
+user x item matrix is built here too, with the index maps that turn rows back into ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import scipy.sparse as sp
+
+USER, ITEM, WEIGHT, TS, BOUGHT = "user_id", "item_id", "weight", "occurred_at", "purchased"
+
+
+def as_polars(table: Any) -> pl.DataFrame:
+    """A polars DataFrame from polars (eager or lazy), pandas or Arrow input."""
+    if isinstance(table, pl.LazyFrame):
+        return table.collect()
+    if isinstance(table, pl.DataFrame):
+        return table
+    if isinstance(table, pa.Table | pa.RecordBatch):
+        out = pl.from_arrow(table)
+        assert isinstance(out, pl.DataFrame)
+        return out
+    if hasattr(table, "to_arrow") and not hasattr(table, "iloc"):
+        return as_polars(table.to_arrow())
+    try:
+        return pl.from_pandas(table)
+    except Exception as exc:  # pragma: no cover - message path
+        raise TypeError(f"expected a polars, pandas or Arrow table, got {type(table).__name__}") from exc
+
+
+def normalise_interactions(
+    table: Any,
+    *,
+    user: str = USER,
+    item: str = ITEM,
+    weight: str | None = WEIGHT,
+    timestamp: str = TS,
+    purchased: str | None = BOUGHT,
+) -> pl.DataFrame:
+    """Canonical interactions: ``user_id``, ``item_id`` (str), ``weight`` (f32 > 0), ``occurred_at``, ``purchased``.
+
+    ``weight`` defaults to 1 per row when the column is absent; ``purchased`` (did this row buy
+    the item?) defaults to true, i.e. every interaction counts as owning the item, which is the
+    conservative choice for "don't recommend what they already have".
+    """
+    frame = as_polars(table)
+    missing = [c for c in (user, item, timestamp) if c not in frame.columns]
+    if missing:
+        raise ValueError(f"interactions need columns {missing}; got {frame.columns}")
+    ts = pl.col(timestamp)
+    ts_dtype = frame.schema[timestamp]
+    if ts_dtype == pl.Date:
+        ts = ts.cast(pl.Datetime("us"))
+    elif isinstance(ts_dtype, pl.Datetime) and ts_dtype.time_zone is not None:
+        ts = ts.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    w = pl.col(weight).cast(pl.Float32) if weight and weight in frame.columns else pl.lit(1.0, pl.Float32)
+    b = pl.col(purchased).cast(pl.Boolean) if purchased and purchased in frame.columns else pl.lit(True)
+    return (
+        frame.select(
+            pl.col(user).cast(pl.String).alias(USER),
+            pl.col(item).cast(pl.String).alias(ITEM),
+            w.alias(WEIGHT),
+            ts.cast(pl.Datetime("us")).alias(TS),
+            b.alias(BOUGHT),
+        )
+        .drop_nulls([USER, ITEM, TS])
+        .filter(pl.col(WEIGHT) > 0)
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    """A temporal split: train strictly before ``cutoff``, test at or after it."""
+
+    train: pl.DataFrame
+    test: pl.DataFrame
+    cutoff: dt.datetime
+
+
+def temporal_split(interactions: pl.DataFrame, holdout_days: int = 7) -> Split:
+    """Hold out the last ``holdout_days`` days (half-open: test is ``>= cutoff``).
+
+    A temporal split, not a random one, because a recommender is used to predict what happens
+    next; random splits leak the future into training and flatter every model.
+    """
+    if holdout_days <= 0:
+        raise ValueError("holdout_days must be positive")
+    end = interactions.get_column(TS).max()
+    if end is None:
+        raise ValueError("no interactions to split")
+    cutoff = end - dt.timedelta(days=holdout_days)
+    return Split(
+        train=interactions.filter(pl.col(TS) < cutoff),
+        test=interactions.filter(pl.col(TS) >= cutoff),
+        cutoff=cutoff,
+    )
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A sparse user x item matrix (CSR, float32) with the ids of its rows and columns."""
+
+    matrix: sp.csr_matrix
+    users: pl.Series  # row index -> user_id
+    items: pl.Series  # column index -> item_id
+
+    def user_index(self, users: pl.Series) -> np.ndarray:
+        """Row of each user, -1 for users not in the matrix (cold start)."""
+        lookup = pl.DataFrame({USER: self.users, "_row": np.arange(len(self.users), dtype=np.int64)})
+        found = pl.DataFrame({USER: users.cast(pl.String)}).join(
+            lookup, on=USER, how="left", maintain_order="left"
+        )
+        return found.get_column("_row").fill_null(-1).to_numpy()
+
+
+def encode(interactions: pl.DataFrame) -> tuple[pl.Series, pl.Series, np.ndarray, np.ndarray]:
+    """Sorted distinct users and items, and each row's (user, item) codes.
+
+    One hash join per id column, no group-by over (user, item) pairs: scipy sums duplicate
+    pairs while building the CSR matrix, which keeps Beacon's fit close to a bare ``implicit`` fit.
+    """
+    users = interactions.get_column(USER).unique().sort()
+    items = interactions.get_column(ITEM).unique().sort()
+    codes = (
+        interactions.select(USER, ITEM)
+        .join(
+            pl.DataFrame({USER: users, "_u": np.arange(len(users), dtype=np.int32)}),
+            on=USER,
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            pl.DataFrame({ITEM: items, "_i": np.arange(len(items), dtype=np.int32)}),
+            on=ITEM,
+            how="left",
+            maintain_order="left",
+        )
+    )
+    return users, items, codes.get_column("_u").to_numpy(), codes.get_column("_i").to_numpy()
+
+
+def build_matrix(interactions: pl.DataFrame) -> Matrix:
+    """Sum weights per (user, item) into a CSR matrix; ids are sorted so the layout is reproducible."""
+    users, items, u, i = encode(interactions)
+    return matrix_from_codes(interactions, users, items, u, i)
+
+
+def matrix_from_codes(
+    interactions: pl.DataFrame, users: pl.Series, items: pl.Series, u: np.ndarray, i: np.ndarray
+) -> Matrix:
+    """CSR from codes; scipy sums duplicate (user, item) entries while converting from COO."""
+    matrix = sp.csr_matrix(
+        (interactions.get_column(WEIGHT).to_numpy().astype(np.float32), (u, i)),
+        shape=(len(users), len(items)),
+        dtype=np.float32,
+    )
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return Matrix(matrix=matrix, users=users, items=items)

@@ -1,0 +1,85 @@
+"""Churn: features never read the future, labels follow the rule, LightGBM finds planted churners."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from ml.behaviour import FEATURES, behaviour_features
+from ml.churn import LABEL, churn_dataset, train_churn
+from ml.synthetic import START, synthetic_events
+
+
+@pytest.fixture(scope="module")
+def events() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return synthetic_events(n_users=900, n_days=120, cutoff_day=90, seed=5)
+
+
+def test_features_ignore_everything_after_the_cutoff(events) -> None:
+    ev, _ = events
+    cutoff = dt.datetime(2026, 3, 15, 12, 0, tzinfo=dt.UTC)
+    before = behaviour_features(ev, cutoff)
+    after = ev.filter(pl.col("occurred_at") >= cutoff)
+    assert after.height > 1000  # there IS future data to leak
+    # 1) delete all post-cutoff data
+    deleted = behaviour_features(ev.filter(pl.col("occurred_at") < cutoff), cutoff)
+    # 2) perturb it: other types, 100x prices, engagement, and extra events for every user
+    perturbed_rows = after.with_columns(
+        event_type=pl.lit("purchase"),
+        price=pl.col("price").fill_null(1.0) * 100,
+        engaged_seconds=pl.lit(999.0),
+    )
+    extra = (
+        ev.select("user_id")
+        .unique()
+        .with_columns(event_id=pl.lit("x"), occurred_at=pl.lit(cutoff), event_type=pl.lit("add_to_cart"))
+    )
+    perturbed = pl.concat(
+        [ev.filter(pl.col("occurred_at") < cutoff), perturbed_rows, extra], how="diagonal_relaxed"
+    )
+    assert before.height > 500
+    assert before.equals(deleted)
+    assert before.equals(behaviour_features(perturbed, cutoff))
+    # and the features do depend on pre-cutoff data (the test can fail)
+    assert not before.equals(
+        behaviour_features(ev.filter(pl.col("occurred_at") < cutoff - dt.timedelta(days=3)), cutoff)
+    )
+
+
+def test_label_is_no_activity_in_the_horizon() -> None:
+    t = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    ev = pl.DataFrame(
+        {
+            "user_id": ["stays", "stays", "leaves", "late"],
+            "occurred_at": [t, t + dt.timedelta(days=45), t, t + dt.timedelta(days=31)],
+            "event_type": ["page_view", "page_view", "purchase", "page_view"],
+        }
+    )
+    data, cutoff = churn_dataset(ev, cutoff=t + dt.timedelta(days=1), horizon_days=30)
+    labels = dict(zip(data["user_id"], data[LABEL], strict=True))
+    assert cutoff == t + dt.timedelta(days=1)
+    assert labels == {"stays": 1, "leaves": 1}  # day 45 and day 31 are outside [day 1, day 31)
+    data, _ = churn_dataset(ev, cutoff=t + dt.timedelta(days=16), horizon_days=30)
+    assert dict(zip(data["user_id"], data[LABEL], strict=True)) == {"stays": 0, "leaves": 1}
+
+
+def test_lightgbm_finds_planted_churners(events) -> None:
+    ev, truth = events
+    data, cutoff = churn_dataset(ev)
+    assert abs(cutoff - (START + dt.timedelta(days=90))) < dt.timedelta(days=1)
+    # labels agree with what was planted for most users
+    joined = data.join(truth, on="user_id")
+    agreement = (joined[LABEL].cast(pl.Boolean) == joined["planted_churner"]).mean()
+    assert agreement > 0.85
+    result = train_churn(data)
+    gbm, lr = result.metrics["lightgbm"], result.metrics["logistic_regression"]
+    assert gbm["roc_auc"] >= 0.80, result.metrics
+    assert lr["roc_auc"] > 0.6
+    assert 0 < gbm["brier"] < 0.25 and gbm["pr_auc"] > data[LABEL].mean()
+    assert set(result.importances["feature"]) == set(FEATURES)
+    assert result.importances["gain"][0] > 0
+    observed, predicted = result.calibration["lightgbm"]
+    assert np.all((predicted >= 0) & (predicted <= 1)) and len(observed) >= 5
