@@ -1,0 +1,116 @@
+"""Beacon's one dbt project as Dagster sees it, with a manifest that is always present and fresh.
+
+Dagster builds the dbt asset graph from ``target/manifest.json`` at import time. A fresh clone has
+no manifest, and a stale one silently hides models added since (the smart-home models land in the
+same project), so :func:`ensure_manifest` runs ``dbt parse`` (local, no network, no database) when
+the manifest is missing or older than any project file.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from lakehouse.config import PROJECT_ROOT, data_dir
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+_WATCHED = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
+
+
+def dbt_executable() -> str:
+    """The dbt CLI of this virtualenv (beside the running interpreter)."""
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_env(root: Path | None = None) -> dict[str, str]:
+    """The environment dbt runs with: BEACON_DATA_DIR always set (the profile needs it)."""
+    env = os.environ.copy()
+    env["BEACON_DATA_DIR"] = str(root if root is not None else data_dir())
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return env
+
+
+def _newest_source_mtime(project_dir: Path) -> float:
+    newest = 0.0
+    for name in _WATCHED:
+        path = project_dir / name
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+        elif path.is_dir():
+            for file in path.rglob("*"):
+                if file.suffix in {".sql", ".yml", ".yaml", ".csv", ".md"}:
+                    newest = max(newest, file.stat().st_mtime)
+    return newest
+
+
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    manifest = project_dir / "target" / "manifest.json"
+    return not manifest.exists() or manifest.stat().st_mtime < _newest_source_mtime(project_dir)
+
+
+def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run ``dbt parse`` if the manifest is missing or stale; return the manifest path."""
+    manifest = project_dir / "target" / "manifest.json"
+    if manifest_is_stale(project_dir):
+        result = subprocess.run(
+            [
+                dbt_executable(),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+            ],
+            cwd=project_dir,
+            env=dbt_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0 or not manifest.exists():
+            raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+    return manifest
+
+
+def beacon_dbt_project() -> DbtProject:
+    """The DbtProject with a fresh manifest (parsed here if needed, never downloaded)."""
+    ensure_manifest(DBT_PROJECT_DIR)
+    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project.prepare_if_dev()
+    return project
+
+
+def generate_docs(root: Path | None = None) -> Path:
+    """``dbt docs generate`` into ``<BEACON_DATA_DIR>/dbt_docs`` (static site: index.html + JSON).
+
+    Needs the build DuckDB (run after a build) for the catalog; returns the docs folder.
+    """
+    from orchestration.dbt_args import docs_args
+
+    base = Path(root) if root is not None else data_dir()
+    out = base / "dbt_docs"
+    (base / "build").mkdir(parents=True, exist_ok=True)
+    result = subprocess.run(
+        [
+            dbt_executable(),
+            *docs_args(str(out)),
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+        ],
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_env(base),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0 or not (out / "index.html").exists():
+        raise RuntimeError(f"dbt docs generate failed:\n{result.stdout}\n{result.stderr}")
+    return out
