@@ -9,7 +9,7 @@ export DAGSTER_HOME ?= $(BEACON_DATA_DIR)/dagster
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast ui bench lint docs clean help
+.PHONY: install demo test test-fast ui bench lint docs dbt-docs gx-docs clean help
 
 help:
 	@echo "make demo   - install, generate the demo data, materialise every asset, print what was built"
@@ -17,6 +17,7 @@ help:
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make bench  - run the scripts in bench/ and print their figures"
 	@echo "make lint   - ruff"
+	@echo "make docs / dbt-docs / gx-docs - contracts doc, dbt docs site, GX Data Docs"
 
 $(VENV)-tools/bin/uv:
 	python3 -m venv $(VENV)-tools && $(VENV)-tools/bin/pip install -q uv==0.13.9
@@ -39,7 +40,7 @@ test-fast: install
 	$(BIN)/pytest -m "not slow and not e2e and not spark and not bi and not services" $(PYTEST_ARGS)
 
 ui: install
-	mkdir -p $(DAGSTER_HOME)
+	$(PY) -c "from lakehouse.config import paths; from orchestration.demo import ensure_dagster_home; ensure_dagster_home(paths())"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: install
@@ -51,6 +52,12 @@ lint: install
 
 docs: install
 	$(PY) -m lakehouse.contracts.docs > docs/contracts.md
+
+dbt-docs: install
+	$(PY) -c "from orchestration.dbt_project import generate_docs; print(generate_docs())"
+
+gx-docs: install
+	$(PY) -m expectations.docs
 
 clean:
 	rm -rf $(VENV) $(VENV)-tools .pytest_cache

@@ -42,6 +42,17 @@ FEATURES: tuple[str, ...] = (
 #: lakehouse holds and so "drifts" by construction while a deployment is young.
 DRIFT_FEATURES: tuple[str, ...] = tuple(f for f in FEATURES if f != "tenure_days")
 
+#: Features clustered on by :mod:`ml.segments` (a subset of :data:`FEATURES`: RFM plus engagement).
+SEGMENT_FEATURES: tuple[str, ...] = (
+    "recency_days",
+    "sessions_14d",
+    "orders_90d",
+    "monetary_90d",
+    "avg_order_value",
+    "engaged_seconds_per_session",
+    "cart_abandonment_rate",
+)
+
 
 def _naive_utc(frame: pl.DataFrame, column: str) -> pl.Expr:
     dtype = frame.schema[column]

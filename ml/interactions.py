@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import scipy.sparse as sp
+
+if TYPE_CHECKING:  # scipy is imported where a matrix is built: the id/column helpers stay light
+    import scipy.sparse as sp
 
 USER, ITEM, WEIGHT, TS, BOUGHT = "user_id", "item_id", "weight", "occurred_at", "purchased"
 
@@ -158,6 +160,8 @@ def matrix_from_codes(
     interactions: pl.DataFrame, users: pl.Series, items: pl.Series, u: np.ndarray, i: np.ndarray
 ) -> Matrix:
     """CSR from codes; scipy sums duplicate (user, item) entries while converting from COO."""
+    import scipy.sparse as sp
+
     matrix = sp.csr_matrix(
         (interactions.get_column(WEIGHT).to_numpy().astype(np.float32), (u, i)),
         shape=(len(users), len(items)),

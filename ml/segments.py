@@ -19,16 +19,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-#: Features clustered on (a subset of :data:`ml.behaviour.FEATURES`: RFM plus engagement).
-SEGMENT_FEATURES: tuple[str, ...] = (
-    "recency_days",
-    "sessions_14d",
-    "orders_90d",
-    "monetary_90d",
-    "avg_order_value",
-    "engaged_seconds_per_session",
-    "cart_abandonment_rate",
-)
+# SEGMENT_FEATURES lives with the other feature lists, importable without scikit-learn.
+from ml.behaviour import SEGMENT_FEATURES
+
 #: A feature is "high"/"low" for a cluster when its centre is this many SDs from the mean.
 LABEL_THRESHOLD = 0.5
 

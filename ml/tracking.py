@@ -14,7 +14,6 @@ tagged on the model version.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,26 +23,11 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from lakehouse.config import DataPaths, paths
+# TrackingConfig is defined in a light module (no MLflow import) and re-exported here.
+from ml.tracking_config import ARTIFACTS_ENV as ARTIFACTS_ENV
+from ml.tracking_config import TrackingConfig
 
 CHAMPION, CHALLENGER = "champion", "challenger"
-ARTIFACTS_ENV = "BEACON_MLFLOW_ARTIFACTS"
-
-
-@dataclass(frozen=True)
-class TrackingConfig:
-    """Tracking/registry URI and the root under which each experiment keeps its artifacts."""
-
-    tracking_uri: str
-    artifact_root: str
-
-    @classmethod
-    def default(cls, data_paths: DataPaths | None = None) -> TrackingConfig:
-        """``MLFLOW_TRACKING_URI`` if set, else sqlite under ``<data>/mlflow``; artifacts likewise."""
-        root = (data_paths or paths()).mlflow
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{root / 'mlflow.db'}"
-        artifacts = os.environ.get(ARTIFACTS_ENV) or (root / "artifacts").as_uri()
-        return cls(tracking_uri=uri, artifact_root=artifacts.rstrip("/"))
 
 
 def activate(config: TrackingConfig) -> MlflowClient:

@@ -24,6 +24,7 @@ from ml import plots
 from ml.behaviour import FEATURES, behaviour_features, latest_event_time
 from ml.catalogue import Catalogue
 from ml.churn import churn_dataset, classification_metrics, train_churn
+from ml.model_names import CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL
 from ml.recommend import Evaluation, evaluate_models, score_recommendations
 from ml.recommender_pyfunc import ARTIFACT, DEFAULT_PARAMS, RecommenderModel, save_recommender
 from ml.recommenders import ALSRecommender, Recommender
@@ -39,7 +40,6 @@ from ml.tracking import (
     pinned_requirements,
 )
 
-RECOMMENDER_MODEL, CHURN_MODEL, SEGMENT_MODEL = "beacon_recommender", "beacon_churn", "beacon_segments"
 REFERENCE_FEATURES = "reference/features.parquet"
 #: Rows of training features kept as the drift reference (a sample is enough for deciles).
 REFERENCE_ROWS = 50_000

@@ -2,8 +2,17 @@
 
 import dagster as dg
 
+from orchestration import pipeline
+from orchestration.assets import bronze, marts, ml, quality
 from orchestration.resources import default_resources
 
-defs = dg.Definitions.merge(
-    dg.Definitions(resources=default_resources()),
+defs = quality.with_freshness_policies(
+    dg.Definitions.merge(
+        dg.Definitions(resources=default_resources()),
+        bronze.defs,
+        marts.defs,
+        quality.defs,
+        ml.defs,
+        pipeline.defs,
+    )
 )

@@ -17,6 +17,11 @@ from lakehouse.pseudonymise import KEY_ENV, resolve_key
 #: writing process per file). Its limit is set to 1 in ``dagster.yaml`` / the instance.
 DUCKDB_POOL = "duckdb_writer"
 
+#: One daily partitioning for every partitioned asset (UTC days), so a partitioned job can span
+#: layers. Bronze keys it by delivery day, the incremental dbt models by event day (with a lookback).
+#: ``end_offset=1`` lets today's partition run before the day is over (minute-level landing).
+DAILY_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC", end_offset=1)
+
 
 class LakehouseResource(dg.ConfigurableResource):
     """The data root of this deployment: ``data_dir`` if set, else ``$BEACON_DATA_DIR`` at run time."""

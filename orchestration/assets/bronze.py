@@ -29,10 +29,10 @@ from lakehouse.landing.ledger import read_ledger
 from lakehouse.landing.maintenance import DEFAULT_MAX_FILES_PER_PARTITION, maintain_bronze
 from lakehouse.landing.schemas import LEDGER_TABLE
 from lakehouse.storage import DEFAULT_RETENTION_HOURS
-from orchestration.resources import LakehouseResource, PseudonymKeyResource
+from orchestration.resources import DAILY_PARTITIONS, LakehouseResource, PseudonymKeyResource
 
 #: Delivery days. end_offset=1 lets today's files land before the day is over.
-BRONZE_PARTITIONS = dg.DailyPartitionsDefinition(start_date="2020-01-01", timezone="UTC", end_offset=1)
+BRONZE_PARTITIONS = DAILY_PARTITIONS
 
 CLICKSTREAM_KEY = dg.AssetKey(["bronze", "clickstream_events"])
 SENSORS_KEY = dg.AssetKey(["bronze", "sensor_readings"])

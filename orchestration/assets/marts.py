@@ -24,15 +24,13 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from orchestration.dbt_args import DEFAULT_LOOKBACK_DAYS, build_dbt_args
 from orchestration.dbt_project import DBT_PROJECT_DIR, beacon_dbt_project, dbt_executable
 from orchestration.dbt_translator import BeaconDbtTranslator
-from orchestration.resources import DUCKDB_POOL, LakehouseResource
+from orchestration.resources import DAILY_PARTITIONS, DUCKDB_POOL, LakehouseResource
 
-#: First day of the daily partitions of the incremental models.
-PARTITIONS_START = "2025-01-01"
 INCREMENTAL_SELECT = "config.materialized:incremental"
 
 DBT_PROJECT = beacon_dbt_project()
 TRANSLATOR = BeaconDbtTranslator()
-DAILY = dg.DailyPartitionsDefinition(start_date=PARTITIONS_START, timezone="UTC")
+DAILY = DAILY_PARTITIONS
 
 
 class IncrementalRunConfig(dg.Config):

@@ -25,39 +25,26 @@ persistent shift cannot loop).
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
 
 from lakehouse.publish import build_db_path
 from ml import sources
-from ml.behaviour import DRIFT_FEATURES, behaviour_features, latest_event_time
+from ml.behaviour import DRIFT_FEATURES, SEGMENT_FEATURES, behaviour_features, latest_event_time
 from ml.catalogue import Catalogue
 from ml.drift import PSI_THRESHOLD
-from ml.experiments import readout
-from ml.recommend import default_models
-from ml.scoring import (
-    champion_profiles,
-    churn_scores,
-    drift,
-    load_champion,
-    recommendation_scores,
-    segment_scores,
-    write_scores,
-)
-from ml.segments import SEGMENT_FEATURES
-from ml.tracking import TrackingConfig
-from ml.training import (
-    CHURN_MODEL,
-    RECOMMENDER_MODEL,
-    SEGMENT_MODEL,
-    TrainingOutcome,
-    train_churn_model,
-    train_recommender,
-    train_segmentation,
-)
+from ml.model_names import CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL
+from ml.tracking_config import TrackingConfig
 from orchestration.resources import DUCKDB_POOL, LakehouseResource
+
+# Only light modules are imported above: the code location is loaded by every Dagster process
+# (webserver, daemon, each run), and MLflow, scikit-learn, LightGBM, implicit, SciPy and
+# matplotlib together take seconds to import. The assets import ml.training, ml.scoring,
+# ml.recommend and ml.experiments when they run (tests/ml/test_ml_import_is_light.py).
+if TYPE_CHECKING:
+    from ml.training import TrainingOutcome
 
 GROUP = "ml"
 OWNERS = ["team:data-science"]
@@ -129,7 +116,7 @@ def data_version(lakehouse: LakehouseResource, db: Path) -> dict[str, Any]:
     return info
 
 
-def outcome_metadata(outcome: TrainingOutcome, tracking: TrackingConfig) -> dict[str, Any]:
+def outcome_metadata(outcome: "TrainingOutcome", tracking: TrackingConfig) -> dict[str, Any]:
     """What the asset page shows: version, promotion, both gate scores and every metric."""
     d = outcome.decision
     return {
@@ -173,6 +160,9 @@ def markdown_table(frame: pl.DataFrame, digits: int = 4) -> dg.MetadataValue:
 def recommender_model(
     context: dg.AssetExecutionContext, config: RecommenderTrainingConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
+    from ml.recommend import default_models
+    from ml.training import train_recommender
+
     db = _db(lakehouse)
     interactions = sources.read_interactions(db)
     catalogue = Catalogue.from_table(sources.read_catalogue(db))
@@ -214,6 +204,8 @@ def recommender_model(
 def churn_model(
     context: dg.AssetExecutionContext, config: ChurnTrainingConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
+    from ml.training import train_churn_model
+
     db = _db(lakehouse)
     events = sources.read_events(db, window_days=config.lookback_days + config.horizon_days + 1)
     tracking = _tracking(lakehouse)
@@ -243,6 +235,8 @@ def churn_model(
 def segmentation_model(
     context: dg.AssetExecutionContext, config: SegmentationConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
+    from ml.training import train_segmentation
+
     db = _db(lakehouse)
     events = sources.read_events(db, window_days=config.lookback_days + 1)
     tracking = _tracking(lakehouse)
@@ -274,6 +268,8 @@ def segmentation_model(
 def user_recommendations(
     context: dg.AssetExecutionContext, config: RecommendationScoringConfig, lakehouse: LakehouseResource
 ) -> dg.MaterializeResult:
+    from ml.scoring import load_champion, recommendation_scores, write_scores
+
     db = _db(lakehouse)
     champion = load_champion(RECOMMENDER_MODEL, config=_tracking(lakehouse))
     users = sources.read_users(db)
@@ -347,6 +343,8 @@ def _current_features(lakehouse: LakehouseResource, lookback_days: int) -> tuple
     description="Churn probability per recently active user from beacon_churn@champion, in scores.churn_risk.",
 )
 def churn_risk(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+    from ml.scoring import churn_scores, drift, load_champion, write_scores
+
     champion = load_champion(CHURN_MODEL, flavor="sklearn", config=_tracking(lakehouse))
     features, as_of = _current_features(lakehouse, config.lookback_days)
     scores = churn_scores(champion, features, as_of)
@@ -380,6 +378,8 @@ def churn_risk(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> 
     description="Segment and readable segment label per recently active user (beacon_segments@champion).",
 )
 def user_segments(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+    from ml.scoring import champion_profiles, drift, load_champion, segment_scores, write_scores
+
     champion = load_champion(SEGMENT_MODEL, flavor="sklearn", config=_tracking(lakehouse))
     features, as_of = _current_features(lakehouse, config.lookback_days)
     scores = segment_scores(champion, features, champion_profiles(champion))
@@ -409,6 +409,9 @@ def user_segments(config: BehaviourScoringConfig, lakehouse: LakehouseResource) 
     "(Welch), 95% CIs and the sample size needed for the observed effect; scores.experiment_readout.",
 )
 def ab_experiment_readout(lakehouse: LakehouseResource) -> dg.MaterializeResult:
+    from ml.experiments import readout
+    from ml.scoring import write_scores
+
     db = _db(lakehouse)
     table = pl.concat(
         [

@@ -180,7 +180,9 @@ select
     a.session_end_at,
     cast(a.session_start_at as date) as session_date,
     {{ seconds_between('a.session_start_at', 'a.session_end_at') }} as duration_seconds,
-    cast(a.engaged_seconds as double) as engaged_seconds,
+    {#- A ping reports the engaged seconds BEFORE it, which for the first ping can predate the session's
+        first event: engaged time is capped at the session's span so it never exceeds its duration. -#}
+    cast(least(a.engaged_seconds, {{ seconds_between('a.session_start_at', 'a.session_end_at') }}) as double) as engaged_seconds,
     a.has_capped_engagement,
     cast(a.events as integer) as events,
     cast(a.page_views as integer) as page_views,
