@@ -148,8 +148,13 @@ def _parse(text: pl.Expr, kind: str, node: ColumnValue, field: str) -> Compiled:
         value = pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
         what = "true/false"
     error = pl.when(text.is_not_null() & value.is_null()).then(
-        pl.format("cast_failed[{}]: column {} value '{}' is not {}", pl.lit(field), pl.lit(node.column),
-                  text.str.slice(0, 80), pl.lit(what))
+        pl.format(
+            "cast_failed[{}]: column {} value '{}' is not {}",
+            pl.lit(field),
+            pl.lit(node.column),
+            text.str.slice(0, 80),
+            pl.lit(what),
+        )
     )
     return Compiled(value, error)
 
@@ -179,8 +184,12 @@ def _column_value(node: ColumnValue, kind: str, field: str) -> Compiled:
         if node.unmapped == "reject":
             errors.append(
                 pl.when(text.is_not_null() & ~text.is_in(keys)).then(
-                    pl.format("unmapped_value[{}]: column {} value '{}' is not in the map", pl.lit(field),
-                              pl.lit(node.column), text.str.slice(0, 80))
+                    pl.format(
+                        "unmapped_value[{}]: column {} value '{}' is not in the map",
+                        pl.lit(field),
+                        pl.lit(node.column),
+                        text.str.slice(0, 80),
+                    )
                 )
             )
         text = mapped

@@ -21,7 +21,17 @@ def key_ids(keys: pl.Series, prefix: str = "") -> pl.Series:
         hexes = con.sql("SELECT md5(k) AS h FROM keys_table").pl()["h"]
     h = pl.col("h")
     shaped = pl.concat_str(
-        [pl.lit(prefix), h.str.slice(0, 8), pl.lit("-"), h.str.slice(8, 4), pl.lit("-"), h.str.slice(12, 4),
-         pl.lit("-"), h.str.slice(16, 4), pl.lit("-"), h.str.slice(20, 12)]
+        [
+            pl.lit(prefix),
+            h.str.slice(0, 8),
+            pl.lit("-"),
+            h.str.slice(8, 4),
+            pl.lit("-"),
+            h.str.slice(12, 4),
+            pl.lit("-"),
+            h.str.slice(16, 4),
+            pl.lit("-"),
+            h.str.slice(20, 12),
+        ]
     )
     return pl.DataFrame({"h": hexes}).select(shaped.alias(keys.name))[keys.name]

@@ -127,7 +127,8 @@ class SourceMapping:
             if column not in present:
                 key = self.spec.column_refs.get(column) or f"melt.columns.{column}"
                 raise MappingError(
-                    self.path, key,
+                    self.path,
+                    key,
                     f"column '{column}' is not in data file {path.name}; its columns are: {', '.join(header)}",
                     f"{_close(column, header)}fix the column name in the mapping (names are case-sensitive)",
                 )
@@ -136,7 +137,8 @@ class SourceMapping:
             unaccounted = [c for c in header if c not in accounted]
             if unaccounted:
                 raise MappingError(
-                    self.path, "melt.ignore",
+                    self.path,
+                    "melt.ignore",
                     f"data file {path.name} has columns that are neither melted nor read nor ignored: "
                     f"{', '.join(unaccounted)}",
                     "declare them under melt.columns, or list them in melt.ignore to drop them on purpose",
@@ -178,12 +180,16 @@ class SourceMapping:
                 rows = rows.with_columns(key_ids(rows[_value_col(name)], node.prefix).alias(_value_col(name)))
 
         rows = rows.with_columns(
-            pl.concat_str([pl.col(c) for c in errors], separator="; ", ignore_nulls=True).alias(REASON_COLUMN),
+            pl.concat_str([pl.col(c) for c in errors], separator="; ", ignore_nulls=True).alias(
+                REASON_COLUMN
+            ),
             pl.sum_horizontal([pl.col(c).is_not_null() for c in errors]).alias("__n_err"),
         )
         rejected = rows.filter(pl.col("__n_err") > 0).select(LINE_COLUMN, RAW_COLUMN, REASON_COLUMN)
         good = rows.filter(pl.col("__n_err") == 0)
-        filled = set(spec.fields) | ({"sensor_type", "unit", "room", "device_id", "value"} if spec.melt else set())
+        filled = set(spec.fields) | (
+            {"sensor_type", "unit", "room", "device_id", "value"} if spec.melt else set()
+        )
         records = good.select(
             *[
                 (pl.col(_value_col(f)) if f in filled else pl.lit(None, pl.String)).alias(f)
@@ -196,26 +202,38 @@ class SourceMapping:
         if spec.melt is not None and structural.height:
             # Every line accounts for one outcome per melted column, rejects included.
             structural = structural.join(pl.DataFrame({"__col": self._melt_columns}), how="cross").select(
-                LINE_COLUMN, RAW_COLUMN, pl.format("{} (reading {})", pl.col(REASON_COLUMN), pl.col("__col")).alias(REASON_COLUMN)
+                LINE_COLUMN,
+                RAW_COLUMN,
+                pl.format("{} (reading {})", pl.col(REASON_COLUMN), pl.col("__col")).alias(REASON_COLUMN),
             )
         rejected = pl.concat([structural.cast(dict(REJECT_SCHEMA)), rejected.cast(dict(REJECT_SCHEMA))]).sort(
             LINE_COLUMN, maintain_order=True
         )
         return MappedChunk(records, rejected, skipped)
 
-    def _melt(self, rows: pl.DataFrame, row_fields: list[str], late_fields: list[str]) -> tuple[pl.DataFrame, int]:
+    def _melt(
+        self, rows: pl.DataFrame, row_fields: list[str], late_fields: list[str]
+    ) -> tuple[pl.DataFrame, int]:
         """Wide sensor rows to one row per (line, melted column), with the column's declaration."""
         assert self.spec.melt is not None
         late_refs = set().union(*(self._refs[n] for n in late_fields)) if late_fields else set()
         keep = [LINE_COLUMN, RAW_COLUMN]
         keep += [c for f in row_fields for c in (_value_col(f), _error_col(f))]
         keep += [c for c in rows.columns if c in late_refs and c not in keep and c not in self._melt_columns]
-        long = rows.unpivot(on=self._melt_columns, index=keep, variable_name=MELT_COLUMN, value_name=_MELT_VALUE)
+        long = rows.unpivot(
+            on=self._melt_columns, index=keep, variable_name=MELT_COLUMN, value_name=_MELT_VALUE
+        )
         long = long.sort(LINE_COLUMN, maintain_order=True)
         decl = pl.DataFrame(
             [
-                {MELT_COLUMN: m.column, "sensor_type": m.sensor_type, "unit": m.unit, "room": m.room,
-                 "device_id": m.device_id, "__scale": m.scale}
+                {
+                    MELT_COLUMN: m.column,
+                    "sensor_type": m.sensor_type,
+                    "unit": m.unit,
+                    "room": m.room,
+                    "device_id": m.device_id,
+                    "__scale": m.scale,
+                }
                 for m in self.spec.melt.columns
             ]
         )
@@ -234,8 +252,13 @@ class SourceMapping:
             pl.when(pl.col(_MELT_VALUE).is_null())
             .then(pl.format("empty_reading[value]: column {} is empty", pl.col(MELT_COLUMN)))
             .when(number.is_null())
-            .then(pl.format("cast_failed[value]: column {} value '{}' is not a number", pl.col(MELT_COLUMN),
-                            pl.col(_MELT_VALUE).str.slice(0, 80)))
+            .then(
+                pl.format(
+                    "cast_failed[value]: column {} value '{}' is not a number",
+                    pl.col(MELT_COLUMN),
+                    pl.col(_MELT_VALUE).str.slice(0, 80),
+                )
+            )
             .alias(_error_col("value")),
             *[pl.col(c).alias(_value_col(c)) for c in ("sensor_type", "unit", "room", "device_id")],
         )
@@ -255,18 +278,24 @@ def load_mapping(path: str | Path) -> SourceMapping:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise MappingError(path, "", f"cannot read the mapping file ({exc.strerror})", "check the path") from None
+        raise MappingError(
+            path, "", f"cannot read the mapping file ({exc.strerror})", "check the path"
+        ) from None
     try:
         doc = load_yaml(text)
     except DuplicateKeyError as exc:
-        raise MappingError(path, str(exc.key), f"key appears twice (line {exc.line})", "keep one of them") from None
+        raise MappingError(
+            path, str(exc.key), f"key appears twice (line {exc.line})", "keep one of them"
+        ) from None
     except Exception as exc:  # yaml.YAMLError and friends: report the parser's own position
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "unknown position"
         problem = getattr(exc, "problem", None) or str(exc)
         raise MappingError(path, "", f"not valid YAML at {where}: {problem}", "fix the YAML syntax") from None
     if doc is None:
-        raise MappingError(path, "", "the mapping file is empty", "see lakehouse/mappings/README.md for an example")
+        raise MappingError(
+            path, "", "the mapping file is empty", "see lakehouse/mappings/README.md for an example"
+        )
     return SourceMapping(parse_spec(doc, path))
 
 

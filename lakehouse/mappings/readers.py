@@ -79,7 +79,8 @@ def line_blocks(
             except UnicodeDecodeError as exc:
                 line = next_line + complete[: exc.start].count(b"\n")
                 raise MappingError(
-                    mapping_file, "source.encoding",
+                    mapping_file,
+                    "source.encoding",
                     f"data file {path} is not valid {encoding} (first bad byte on line {line})",
                     "set source.encoding to the file's encoding, e.g. cp1252 or latin-1",
                 ) from None
@@ -90,8 +91,9 @@ def line_blocks(
             if text.endswith("\n"):
                 lines = lines.head(len(lines) - 1)
             n = len(lines)
-            yield pl.DataFrame({"line_no": pl.int_range(next_line, next_line + n, eager=True, dtype=pl.Int64),
-                                "line": lines})
+            yield pl.DataFrame(
+                {"line_no": pl.int_range(next_line, next_line + n, eager=True, dtype=pl.Int64), "line": lines}
+            )
             next_line += n
             if eof:
                 return
@@ -119,7 +121,9 @@ def _records(lines: pl.DataFrame, quote: str) -> tuple[pl.DataFrame, pl.DataFram
         pending = framed.filter(pl.col("__rec") == last).drop("__rec") if open_tail else lines.clear()
         records = (
             complete.group_by("__rec", maintain_order=True)
-            .agg(pl.col("line_no").first().alias(LINE_COLUMN), pl.col("line").str.join("\n").alias(RAW_COLUMN))
+            .agg(
+                pl.col("line_no").first().alias(LINE_COLUMN), pl.col("line").str.join("\n").alias(RAW_COLUMN)
+            )
             .drop("__rec")
         )
     records = records.with_columns(pl.col(RAW_COLUMN).str.strip_suffix("\r"))
@@ -141,9 +145,13 @@ def csv_records(path: Path, spec: SourceSpec, mapping_file: Path) -> Iterator[pl
         if records.height:
             yield records
     if pending is not None and pending.height:
-        yield pending.group_by(pl.lit(0)).agg(
-            pl.col("line_no").first().alias(LINE_COLUMN), pl.col("line").str.join("\n").alias(RAW_COLUMN)
-        ).select(LINE_COLUMN, RAW_COLUMN)
+        yield (
+            pending.group_by(pl.lit(0))
+            .agg(
+                pl.col("line_no").first().alias(LINE_COLUMN), pl.col("line").str.join("\n").alias(RAW_COLUMN)
+            )
+            .select(LINE_COLUMN, RAW_COLUMN)
+        )
 
 
 def _parse_csv(text: str, spec: SourceSpec, names: list[str]) -> pl.DataFrame:
@@ -180,13 +188,20 @@ class CsvReader:
         line = first.row(0, named=True)
         self._first = first.slice(1)
         # One line: the standard csv module is the simplest exact parser for it.
-        cells = next(csv.reader(io.StringIO(line[RAW_COLUMN], newline=""), delimiter=self.spec.delimiter,
-                                quotechar=self.spec.quote), [])
+        cells = next(
+            csv.reader(
+                io.StringIO(line[RAW_COLUMN], newline=""),
+                delimiter=self.spec.delimiter,
+                quotechar=self.spec.quote,
+            ),
+            [],
+        )
         names = [c.strip() for c in cells]
         if self.spec.column_names is not None:
             if len(names) != len(self.spec.column_names):
                 raise MappingError(
-                    self.mapping_file, "source.column_names",
+                    self.mapping_file,
+                    "source.column_names",
                     f"data file {self.path.name} has {len(names)} header columns, the mapping names {len(self.spec.column_names)}",
                     "list exactly the file's columns, or drop column_names to use the header's names",
                 )
@@ -194,7 +209,8 @@ class CsvReader:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes or "" in names:
             raise MappingError(
-                self.mapping_file, "source.header",
+                self.mapping_file,
+                "source.header",
                 f"data file {self.path.name} (line {line[LINE_COLUMN]}) has "
                 + (f"duplicate column names {dupes}" if dupes else "an empty column name"),
                 "give every column a unique name with source.column_names (and header: true to skip the header)",
@@ -213,17 +229,27 @@ class CsvReader:
 
     def _chunk(self, records: pl.DataFrame, names: list[str], n: int) -> RawChunk:
         counted = records.with_columns(
-            (pl.col(RAW_COLUMN).str.replace_all(self._quoted, "").str.count_matches(self.spec.delimiter, literal=True) + 1)
-            .alias("__fields"),
+            (
+                pl.col(RAW_COLUMN)
+                .str.replace_all(self._quoted, "")
+                .str.count_matches(self.spec.delimiter, literal=True)
+                + 1
+            ).alias("__fields"),
             (pl.col(RAW_COLUMN).str.count_matches(self.spec.quote, literal=True) % 2 == 1).alias("__open"),
         )
         good = counted.filter((pl.col("__fields") == n) & ~pl.col("__open"))
         bad = counted.filter((pl.col("__fields") != n) | pl.col("__open")).select(
-            LINE_COLUMN, RAW_COLUMN,
+            LINE_COLUMN,
+            RAW_COLUMN,
             pl.when(pl.col("__open"))
             .then(pl.lit("bad_csv[record]: a quoted field is never closed"))
-            .otherwise(pl.format("wrong_field_count[record]: expected {} fields as in the header, found {}",
-                                 pl.lit(n), pl.col("__fields")))
+            .otherwise(
+                pl.format(
+                    "wrong_field_count[record]: expected {} fields as in the header, found {}",
+                    pl.lit(n),
+                    pl.col("__fields"),
+                )
+            )
             .alias(REASON_COLUMN),
         )
         if good.height:
@@ -235,7 +261,9 @@ class CsvReader:
                 )
             rows = parsed.with_columns(good[LINE_COLUMN], good[RAW_COLUMN])
         else:
-            rows = pl.DataFrame(schema={**{c: pl.String for c in names}, LINE_COLUMN: pl.Int64, RAW_COLUMN: pl.String})
+            rows = pl.DataFrame(
+                schema={**{c: pl.String for c in names}, LINE_COLUMN: pl.Int64, RAW_COLUMN: pl.String}
+            )
         return RawChunk(rows, bad)
 
 
@@ -265,11 +293,17 @@ class JsonLinesReader:
             for start in range(0, lines.height, chunk_rows):
                 part = lines.slice(start, chunk_rows)
                 raw = pl.col(RAW_COLUMN)
-                is_object = raw.str.strip_chars().str.starts_with("{") & raw.str.json_path_match("$").is_not_null()
+                is_object = (
+                    raw.str.strip_chars().str.starts_with("{") & raw.str.json_path_match("$").is_not_null()
+                )
                 flagged = part.with_columns(is_object.alias("__ok"))
                 bad = flagged.filter(~pl.col("__ok")).select(
-                    LINE_COLUMN, RAW_COLUMN, pl.lit("bad_json[record]: the line is not a JSON object").alias(REASON_COLUMN)
+                    LINE_COLUMN,
+                    RAW_COLUMN,
+                    pl.lit("bad_json[record]: the line is not a JSON object").alias(REASON_COLUMN),
                 )
                 good = flagged.filter(pl.col("__ok")).drop("__ok")
-                rows = good.with_columns([raw.str.json_path_match(self.json_path(c)).alias(c) for c in self.columns])
+                rows = good.with_columns(
+                    [raw.str.json_path_match(self.json_path(c)).alias(c) for c in self.columns]
+                )
                 yield RawChunk(rows.select(*self.columns, LINE_COLUMN, RAW_COLUMN), bad)

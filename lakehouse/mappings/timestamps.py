@@ -34,13 +34,33 @@ def _localise(naive: pl.Expr, spec: TimestampSpec, text: pl.Expr, what: str) -> 
     earliest = naive.dt.replace_time_zone(tz, ambiguous="earliest", non_existent="null")
     error = (
         pl.when(text.is_not_null() & naive.is_null())
-        .then(pl.format("bad_timestamp[{}]: '{}' does not match the format '{}'", pl.lit(what), text, pl.lit(spec.format)))
+        .then(
+            pl.format(
+                "bad_timestamp[{}]: '{}' does not match the format '{}'",
+                pl.lit(what),
+                text,
+                pl.lit(spec.format),
+            )
+        )
         .when(naive.is_not_null() & earliest.is_null())
-        .then(pl.format("bad_timestamp[{}]: local time '{}' does not exist in {} (clocks moved forward)",
-                        pl.lit(what), text, pl.lit(tz)))
+        .then(
+            pl.format(
+                "bad_timestamp[{}]: local time '{}' does not exist in {} (clocks moved forward)",
+                pl.lit(what),
+                text,
+                pl.lit(tz),
+            )
+        )
         .when(naive.is_not_null() & aware.is_null())
-        .then(pl.format("bad_timestamp[{}]: local time '{}' happened twice in {} (clocks moved back); "
-                        "ambiguous: reject", pl.lit(what), text, pl.lit(tz)))
+        .then(
+            pl.format(
+                "bad_timestamp[{}]: local time '{}' happened twice in {} (clocks moved back); "
+                "ambiguous: reject",
+                pl.lit(what),
+                text,
+                pl.lit(tz),
+            )
+        )
     )
     return aware.dt.strftime(ISO_OUT), error
 
@@ -69,7 +89,9 @@ def timestamp_value(text: pl.Expr, spec: TimestampSpec, what: str) -> tuple[pl.E
             return pl.when(valid).then(text), error
         normalised = text.str.replace(" ", "T")
         naive = pl.coalesce([normalised.str.to_datetime(f, strict=False, time_unit="us") for f in _NAIVE_ISO])
-        local, local_error = _localise(pl.when(~has_offset).then(naive), spec, pl.when(~has_offset).then(text), what)
+        local, local_error = _localise(
+            pl.when(~has_offset).then(naive), spec, pl.when(~has_offset).then(text), what
+        )
         value = pl.when(has_offset).then(pl.when(valid).then(text)).otherwise(local)
         error = (
             pl.when(has_offset & ~valid)
@@ -80,7 +102,9 @@ def timestamp_value(text: pl.Expr, spec: TimestampSpec, what: str) -> tuple[pl.E
     if "%z" in fmt or "%:z" in fmt:
         parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
         error = pl.when(text.is_not_null() & parsed.is_null()).then(
-            pl.format("bad_timestamp[{}]: '{}' does not match the format '{}'", pl.lit(what), text, pl.lit(fmt))
+            pl.format(
+                "bad_timestamp[{}]: '{}' does not match the format '{}'", pl.lit(what), text, pl.lit(fmt)
+            )
         )
         return parsed.dt.convert_time_zone("UTC").dt.strftime(ISO_OUT), error
     naive = text.str.to_datetime(fmt, strict=False, time_unit="us")

@@ -89,7 +89,9 @@ def test_quoted_newlines_crlf_and_line_numbers(tmp_path: Path) -> None:
     assert valid["_reasons"].list.len().sum() == 0
 
 
-def test_streaming_across_tiny_blocks_matches_one_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_streaming_across_tiny_blocks_matches_one_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     m = mapping(tmp_path, ORDERS)
     lines = ["order,sku,note,kind,customer,when,price,qty,consent"]
     for i in range(40):
@@ -138,7 +140,10 @@ def test_rejects_name_the_line_and_the_problem(tmp_path: Path) -> None:
     assert "bad_timestamp[when]: '2010-12-01' does not match the format '%d/%m/%Y %H:%M'" in reasons[5]
     assert "cast_failed[quantity]: column qty value '2.5' is not an integer" in reasons[5]
     assert "quoted field is never closed" in reasons[9]
-    assert rejected.filter(pl.col("_source_line") == 4)["_raw"].item() == "3,C,ok,buy,17,01/12/2010 08:26,250,2,yes,EXTRA"
+    assert (
+        rejected.filter(pl.col("_source_line") == 4)["_raw"].item()
+        == "3,C,ok,buy,17,01/12/2010 08:26,250,2,yes,EXTRA"
+    )
     assert records.height + rejected.height + skipped == 7  # data records (the blank line is not one)
 
 
@@ -234,7 +239,11 @@ def test_value_map_policies_and_conditions(tmp_path: Path) -> None:
     assert rejected.height == 0 and skipped == 2  # e2 (internal, not checkout) and e3 (bot score)
     rows = {r["event_id"]: r for r in records.iter_rows(named=True)}
     assert set(rows) == {"e1", "e4"}
-    assert (rows["e1"]["device_type"], rows["e1"]["country"], rows["e1"]["category"]) == ("mobile", "GB", "checkout")
+    assert (rows["e1"]["device_type"], rows["e1"]["country"], rows["e1"]["category"]) == (
+        "mobile",
+        "GB",
+        "checkout",
+    )
     assert (rows["e4"]["device_type"], rows["e4"]["country"], rows["e4"]["category"]) == ("other", None, None)
     assert rows["e1"]["page_url"] == "https://shop.example/checkout" and rows["e1"]["referrer"] is None
     assert rows["e4"]["referrer"] == "https://news.example/"
@@ -339,11 +348,15 @@ def test_headerless_csv_with_preamble_and_melt(tmp_path: Path) -> None:
     records, rejected, skipped = run(m, data)
     assert skipped == 1  # the empty plug cell on line 4
     assert records.select("_source_line", "device_id", "value").rows() == [
-        (3, "smart_plug-plug_dW", 123.4), (4, "thermostat-00a1b2", 20.5), (5, "smart_plug-plug_dW", 9.9)
+        (3, "smart_plug-plug_dW", 123.4),
+        (4, "thermostat-00a1b2", 20.5),
+        (5, "smart_plug-plug_dW", 9.9),
     ]
     reasons = dict(zip(rejected["_source_line"], rejected["reason"], strict=True))
-    assert reasons == {3: "cast_failed[value]: column temp value '21,5' is not a number",
-                       5: "cast_failed[value]: column temp value 'warm' is not a number"}
+    assert reasons == {
+        3: "cast_failed[value]: column temp value '21,5' is not a number",
+        5: "cast_failed[value]: column temp value 'warm' is not a number",
+    }
     assert records.height + rejected.height + skipped == 3 * 2  # lines x melted columns
     assert records["occurred_at"][0] == "2026-01-05T07:10:00+01:00"
     assert records["reading_id"].n_unique() == 3

@@ -58,49 +58,148 @@ def test_base_mapping_is_valid_and_yaml_one_point_two(tmp_path: Path) -> None:
 CASES = [
     ("unknown top-level key", BASE + "colour: red\n", "colour", "unknown key 'colour'"),
     ("typo suggests the key", BASE.replace("timestamp:", "timestmp:"), "timestmp", "unknown key 'timestmp'"),
-    ("missing required key", BASE.replace("contract: clickstream\n", ""), "contract", "required key is missing"),
-    ("unknown contract", BASE.replace("contract: clickstream", "contract: orders"), "contract", "unknown contract 'orders'"),
-    ("unknown contract field", BASE + "  prise: {column: UnitPrice}\n", "fields.prise",
-     "'prise' is not a field of the clickstream_event contract"),
-    ("required field not mapped", BASE.replace("  anonymous_id: {concat: [\"invoice:\", {column: InvoiceNo}]}\n", ""),
-     "fields.anonymous_id", "required by the clickstream_event contract but not mapped"),
-    ("unknown cast", BASE.replace("cast: number", "cast: float"), "fields.price.cast", "unknown cast 'float'"),
-    ("cast that cannot fill the field", BASE.replace("cast: number", "cast: timestamp"), "fields.price.cast",
-     "a timestamp cannot fill this number field"),
-    ("bad timestamp directive", BASE.replace("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %Q"), "timestamp.format",
-     "is not a usable timestamp format"),
-    ("timestamp format without a day", BASE.replace("%Y-%m-%d %H:%M:%S", "%H:%M:%S"), "timestamp.format",
-     "does not spell out a full date and hour"),
-    ("naive format without timezone", BASE.replace(", timezone: Europe/London", ""), "timestamp.timezone",
-     "timezone is required"),
-    ("unknown timezone", BASE.replace("Europe/London", "BST"), "timestamp.timezone", "unknown timezone 'BST'"),
-    ("value map outside the allowed set", BASE.replace("then: refund}", "then: refund}\n    else: {column: Kind, map: {A: buy}}").replace("    else: purchase\n", ""),
-     "fields.event_type.else.map.A", "maps to 'buy', which the contract does not allow"),
-    ("constant outside the allowed set", BASE.replace("else: purchase", "else: order"), "fields.event_type.else",
-     "value 'order' is not allowed by the contract"),
-    ("condition with two tests", BASE.replace("starts_with: C}", "starts_with: C, ends_with: X}"),
-     "fields.event_type.when[0].if", "a condition needs exactly one test, found 2"),
-    ("unknown condition test", BASE.replace("starts_with: C}", "startswith: C}"),
-     "fields.event_type.when[0].if.startswith", "unknown key 'startswith'"),
-    ("bad regular expression", BASE.replace("starts_with: C}", "matches: \"(C\"}"),
-     "fields.event_type.when[0].if.matches", "is not a valid regular expression"),
-    ("abs on text", BASE.replace("cast: integer, abs: true", "cast: string, abs: true"), "fields.quantity.abs",
-     "abs needs a numeric value"),
-    ("cast that cannot fill an integer", BASE.replace("cast: integer, abs: true", "cast: boolean"),
-     "fields.quantity.cast", "a boolean cannot fill this integer field"),
-    ("negate on text", BASE.replace("product_id: {column: StockCode}", "product_id: {column: StockCode, negate: true}"),
-     "fields.product_id.negate", "negate needs a numeric value"),
-    ("hash nested in a value", BASE.replace("order_id: {column: InvoiceNo}", "order_id: {concat: [a, {hash: [x]}]}"),
-     "fields.order_id.concat[1].hash", "hash can only be a field's whole value"),
-    ("melt outside the sensors contract", BASE + "melt: {columns: {T1: {sensor_type: temperature, unit: C, room: k, device_id: d}}}\n",
-     "melt", "only applies to the sensors contract"),
-    ("identifier that is not a field", BASE + "identifiers: [email]\n", "identifiers[0]",
-     "'email' is not a field of the clickstream contract"),
+    (
+        "missing required key",
+        BASE.replace("contract: clickstream\n", ""),
+        "contract",
+        "required key is missing",
+    ),
+    (
+        "unknown contract",
+        BASE.replace("contract: clickstream", "contract: orders"),
+        "contract",
+        "unknown contract 'orders'",
+    ),
+    (
+        "unknown contract field",
+        BASE + "  prise: {column: UnitPrice}\n",
+        "fields.prise",
+        "'prise' is not a field of the clickstream_event contract",
+    ),
+    (
+        "required field not mapped",
+        BASE.replace('  anonymous_id: {concat: ["invoice:", {column: InvoiceNo}]}\n', ""),
+        "fields.anonymous_id",
+        "required by the clickstream_event contract but not mapped",
+    ),
+    (
+        "unknown cast",
+        BASE.replace("cast: number", "cast: float"),
+        "fields.price.cast",
+        "unknown cast 'float'",
+    ),
+    (
+        "cast that cannot fill the field",
+        BASE.replace("cast: number", "cast: timestamp"),
+        "fields.price.cast",
+        "a timestamp cannot fill this number field",
+    ),
+    (
+        "bad timestamp directive",
+        BASE.replace("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %Q"),
+        "timestamp.format",
+        "is not a usable timestamp format",
+    ),
+    (
+        "timestamp format without a day",
+        BASE.replace("%Y-%m-%d %H:%M:%S", "%H:%M:%S"),
+        "timestamp.format",
+        "does not spell out a full date and hour",
+    ),
+    (
+        "naive format without timezone",
+        BASE.replace(", timezone: Europe/London", ""),
+        "timestamp.timezone",
+        "timezone is required",
+    ),
+    (
+        "unknown timezone",
+        BASE.replace("Europe/London", "BST"),
+        "timestamp.timezone",
+        "unknown timezone 'BST'",
+    ),
+    (
+        "value map outside the allowed set",
+        BASE.replace("then: refund}", "then: refund}\n    else: {column: Kind, map: {A: buy}}").replace(
+            "    else: purchase\n", ""
+        ),
+        "fields.event_type.else.map.A",
+        "maps to 'buy', which the contract does not allow",
+    ),
+    (
+        "constant outside the allowed set",
+        BASE.replace("else: purchase", "else: order"),
+        "fields.event_type.else",
+        "value 'order' is not allowed by the contract",
+    ),
+    (
+        "condition with two tests",
+        BASE.replace("starts_with: C}", "starts_with: C, ends_with: X}"),
+        "fields.event_type.when[0].if",
+        "a condition needs exactly one test, found 2",
+    ),
+    (
+        "unknown condition test",
+        BASE.replace("starts_with: C}", "startswith: C}"),
+        "fields.event_type.when[0].if.startswith",
+        "unknown key 'startswith'",
+    ),
+    (
+        "bad regular expression",
+        BASE.replace("starts_with: C}", 'matches: "(C"}'),
+        "fields.event_type.when[0].if.matches",
+        "is not a valid regular expression",
+    ),
+    (
+        "abs on text",
+        BASE.replace("cast: integer, abs: true", "cast: string, abs: true"),
+        "fields.quantity.abs",
+        "abs needs a numeric value",
+    ),
+    (
+        "cast that cannot fill an integer",
+        BASE.replace("cast: integer, abs: true", "cast: boolean"),
+        "fields.quantity.cast",
+        "a boolean cannot fill this integer field",
+    ),
+    (
+        "negate on text",
+        BASE.replace("product_id: {column: StockCode}", "product_id: {column: StockCode, negate: true}"),
+        "fields.product_id.negate",
+        "negate needs a numeric value",
+    ),
+    (
+        "hash nested in a value",
+        BASE.replace("order_id: {column: InvoiceNo}", "order_id: {concat: [a, {hash: [x]}]}"),
+        "fields.order_id.concat[1].hash",
+        "hash can only be a field's whole value",
+    ),
+    (
+        "melt outside the sensors contract",
+        BASE + "melt: {columns: {T1: {sensor_type: temperature, unit: C, room: k, device_id: d}}}\n",
+        "melt",
+        "only applies to the sensors contract",
+    ),
+    (
+        "identifier that is not a field",
+        BASE + "identifiers: [email]\n",
+        "identifiers[0]",
+        "'email' is not a field of the clickstream contract",
+    ),
     ("duplicate key", BASE + "  currency: EUR\n", "currency", "key appears twice"),
     ("invalid YAML", BASE + "  price: [unclosed\n", "(top level)", "not valid YAML at line"),
-    ("unknown encoding", BASE + "source: {encoding: klingon}\n", "source.encoding", "unknown encoding 'klingon'"),
-    ("headerless CSV without names", BASE + "source: {header: false}\n", "source.column_names",
-     "required when 'header: false'"),
+    (
+        "unknown encoding",
+        BASE + "source: {encoding: klingon}\n",
+        "source.encoding",
+        "unknown encoding 'klingon'",
+    ),
+    (
+        "headerless CSV without names",
+        BASE + "source: {header: false}\n",
+        "source.column_names",
+        "required when 'header: false'",
+    ),
 ]
 
 
@@ -130,11 +229,21 @@ fields:
 @pytest.mark.parametrize(
     ("text", "key", "problem"),
     [
-        (SENSOR.replace("unit: C}", "unit: F}"), "melt.columns.T1.unit", "unit 'F' does not fit sensor type temperature"),
-        (SENSOR.replace("sensor_type: temperature", "sensor_type: temp"), "melt.columns.T1.sensor_type",
-         "unknown sensor type 'temp'"),
-        (SENSOR.replace("  home_id: h-1\n", "  home_id: h-1\n  room: {column: where}\n"), "fields.room",
-         "'room' is filled by melt"),
+        (
+            SENSOR.replace("unit: C}", "unit: F}"),
+            "melt.columns.T1.unit",
+            "unit 'F' does not fit sensor type temperature",
+        ),
+        (
+            SENSOR.replace("sensor_type: temperature", "sensor_type: temp"),
+            "melt.columns.T1.sensor_type",
+            "unknown sensor type 'temp'",
+        ),
+        (
+            SENSOR.replace("  home_id: h-1\n", "  home_id: h-1\n  room: {column: where}\n"),
+            "fields.room",
+            "'room' is filled by melt",
+        ),
         (SENSOR.replace("room: hall, ", ""), "melt.columns.T1.room", "required key is missing"),
     ],
 )
@@ -146,7 +255,9 @@ def test_melt_errors(tmp_path: Path, text: str, key: str, problem: str) -> None:
 def test_column_missing_from_the_data_file_names_the_mapping_key(tmp_path: Path) -> None:
     m = load_mapping(write_mapping(tmp_path, BASE.replace("{column: UnitPrice", "{column: Unit_Price")))
     data = tmp_path / "export.csv"
-    data.write_text("InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n1,A,1,2010-12-01 08:00:00,1.0,EIRE\n")
+    data.write_text(
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n1,A,1,2010-12-01 08:00:00,1.0,EIRE\n"
+    )
     with pytest.raises(MappingError) as info:
         next(iter(m.read(data)))
     err = info.value
@@ -169,7 +280,9 @@ def test_wrong_encoding_is_a_mapping_error_with_the_line(tmp_path: Path) -> None
     m = load_mapping(write_mapping(tmp_path, BASE))
     data = tmp_path / "latin.csv"
     data.write_bytes(
-        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n1,A,1,2010-12-01 08:00:00,1.0,Réunion\n".encode("latin-1")
+        "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,Country\n1,A,1,2010-12-01 08:00:00,1.0,Réunion\n".encode(
+            "latin-1"
+        )
     )
     with pytest.raises(MappingError) as info:
         list(m.read(data))

@@ -94,7 +94,9 @@ def test_online_retail_every_value_matches_the_file(file_name: str) -> None:
             "x_quantity": [abs(int(str(r["Quantity"]))) for r in kept],
             "x_user": [str(int(float(str(r["CustomerID"])))) if r["CustomerID"] else None for r in kept],
             "x_utc": [
-                datetime.strptime(str(r["InvoiceDate"]), "%Y-%m-%d %H:%M:%S").replace(tzinfo=london).astimezone(UTC)
+                datetime.strptime(str(r["InvoiceDate"]), "%Y-%m-%d %H:%M:%S")
+                .replace(tzinfo=london)
+                .astimezone(UTC)
                 for r in kept
             ],
         },
@@ -120,12 +122,19 @@ def test_online_retail_spot_checks_on_named_lines() -> None:
     path = DATA / "uci_online_retail" / "2010-12-01.csv"
     records, _, _, _ = read_all("uci_online_retail", path, chunk_rows=200_000)
     by_line = {r["_source_line"]: r for r in records.iter_rows(named=True)}
-    first = by_line[2]  # 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,...
+    first = by_line[
+        2
+    ]  # 536365,85123A,WHITE HANGING HEART T-LIGHT HOLDER,6,2010-12-01 08:26:00,2.55,17850.0,...
     assert (first["price"], first["quantity"], first["user_id"]) == (2.55, 6, "17850")
     assert first["anonymous_id"] == "customer:17850" and first["occurred_at"] == "2010-12-01T08:26:00+00:00"
     quoted = by_line[111]  # 536381,82567,"AIRLINE LOUNGE,METAL SIGN",2,2010-12-01 09:41:00,2.1,15311.0,...
     assert '"AIRLINE LOUNGE,METAL SIGN"' in quoted["_raw"]
-    assert (quoted["product_id"], quoted["quantity"], quoted["price"], quoted["user_id"]) == ("82567", 2, 2.1, "15311")
+    assert (quoted["product_id"], quoted["quantity"], quoted["price"], quoted["user_id"]) == (
+        "82567",
+        2,
+        2.1,
+        "15311",
+    )
     discount = by_line[143]  # C536379,D,Discount,-1,2010-12-01 09:41:00,27.5,14527.0,United Kingdom
     assert (discount["event_type"], discount["quantity"], discount["price"]) == ("refund", 1, 27.5)
     assert discount["category"] == "discount" and discount["order_id"] == "C536379"
@@ -165,21 +174,33 @@ def test_appliances_energy_melts_every_sensor_column() -> None:
 
     counts = dict(records.group_by("sensor_type").len().iter_rows())
     n = len(rows)
-    assert counts == {"energy": 2 * n, "temperature": 11 * n, "humidity": 10 * n, "pressure": n,
-                      "wind_speed": n, "visibility": n}
+    assert counts == {
+        "energy": 2 * n,
+        "temperature": 11 * n,
+        "humidity": 10 * n,
+        "pressure": n,
+        "wind_speed": n,
+        "visibility": n,
+    }
     devices = set(records["device_id"])
     assert devices == {f"uci-{c}" for c in sensor_columns}
     assert "uci-rv1" not in devices and "uci-rv2" not in devices
     rooms = dict(records.select("device_id", "room").unique().iter_rows())
-    assert rooms["uci-T1"] == "kitchen" and rooms["uci-RH_9"] == "parents_room" and rooms["uci-T6"] == "outdoor"
+    assert (
+        rooms["uci-T1"] == "kitchen" and rooms["uci-RH_9"] == "parents_room" and rooms["uci-T6"] == "outdoor"
+    )
     assert rooms["uci-Tdewpoint"] == "outdoor" and rooms["uci-Appliances"] == "whole_house"
     assert (records["home_id"] == "uci-house-1").all() and records["user_id"].null_count() == records.height
 
     # every melted value equals its source cell (numbers are space-padded in the file)
     expected = pl.DataFrame(
         [
-            {"_source_line": r["_line"], "device_id": f"uci-{c}", "x_value": float(str(r[c]).strip()),
-             "x_raw": r["_raw"]}
+            {
+                "_source_line": r["_line"],
+                "device_id": f"uci-{c}",
+                "x_value": float(str(r[c]).strip()),
+                "x_raw": r["_raw"],
+            }
             for r in rows
             for c in sensor_columns
         ],
@@ -212,5 +233,7 @@ def test_appliances_energy_reading_ids_are_deterministic() -> None:
     first, _, _, _ = read_all("uci_appliances_energy", path, chunk_rows=200_000)
     again, _, _, _ = read_all("uci_appliances_energy", path, chunk_rows=77)
     assert first["reading_id"].n_unique() == first.height
-    assert first.sort("reading_id")["reading_id"].to_list() == again.sort("reading_id")["reading_id"].to_list()
+    assert (
+        first.sort("reading_id")["reading_id"].to_list() == again.sort("reading_id")["reading_id"].to_list()
+    )
     assert bool(re.fullmatch(f"uci-energy-{UUID_ID}", first["reading_id"][0]))
