@@ -103,11 +103,19 @@ def run_demo(users: int, homes: int, days: int, seed: int) -> int:
     t0 = time.monotonic()
     _generate_if_needed(p, users, homes, days, seed)
 
-    landing_job = defs.resolve_job_def("bronze_landing_job")
     # Validating a delivery day with GX costs several seconds; the demo validates the last
     # CHECKED_DAYS days (what the daily schedule would have checked this week) and lands the
     # older history without per-day bronze checks, to stay within its time budget.
-    unchecked_job = landing_job.get_subset(asset_check_selection=set())
+    bronze = dg.AssetSelection.groups("bronze")
+    unchecked = dg.define_asset_job(
+        "beacon_demo_landing_unchecked", selection=bronze.without_checks(), partitions_def=DAILY_PARTITIONS
+    )
+    build_job = dg.define_asset_job(
+        "beacon_demo_build", selection=dg.AssetSelection.all() - bronze, partitions_def=DAILY_PARTITIONS
+    )
+    demo_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[unchecked, build_job]))
+    landing_job = demo_defs.resolve_job_def("bronze_landing_job")
+    unchecked_job = demo_defs.resolve_job_def("beacon_demo_landing_unchecked")
     day_keys = delivery_days(p)
     t_land = time.monotonic()
     for i, day in enumerate(day_keys):
@@ -125,12 +133,6 @@ def run_demo(users: int, homes: int, days: int, seed: int) -> int:
         f"(bronze GX checks on the last {min(CHECKED_DAYS, len(day_keys))})"
     )
 
-    build_job = dg.define_asset_job(
-        "beacon_demo_build",
-        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("bronze"),
-        partitions_def=DAILY_PARTITIONS,
-    )
-    demo_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[build_job]))
     reference = (dt.date.fromisoformat(day_keys[-1]) + dt.timedelta(days=1)).isoformat()
     t_build = time.monotonic()
     result = demo_defs.resolve_job_def("beacon_demo_build").execute_in_process(

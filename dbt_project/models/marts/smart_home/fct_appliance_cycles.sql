@@ -34,7 +34,8 @@ select
     device_kind,
     cycle_number,
     cycle_start,
-    {{ dbt.dateadd('millisecond', 'cast(round(duration_seconds * 1000) as bigint)', 'cycle_start') }} as cycle_end,
+    {#- seconds, not milliseconds: an INTERVAL counts in 32 bits and a heater's cycle can last weeks -#}
+    {{ dbt.dateadd('second', 'cast(round(duration_seconds) as bigint)', 'cycle_start') }} as cycle_end,
     local_start,
     cast(local_start as date) as local_date,
     cast(cycle_start as date) as event_date,
