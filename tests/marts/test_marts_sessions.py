@@ -104,7 +104,9 @@ def test_duplicates_bots_and_no_consent_are_excluded_and_counted(scenario_full_b
 
 def test_outliers_are_capped_or_kept_out_of_revenue(scenario_full_build: Path) -> None:
     row = _sessions(scenario_full_build, "dH").row(0, named=True)
-    assert row["engaged_seconds"] == 300.0 and row["has_capped_engagement"]
+    # The absurd ping is capped at 300 s per ping, then at the session's 60 s span.
+    assert row["duration_seconds"] == 60.0
+    assert row["engaged_seconds"] == 60.0 and row["has_capped_engagement"]
     assert row["purchased"] and row["revenue_eur"] == 0.0 and row["has_value_outlier"]
     assert row["session_start_at"] == datetime(2026, 1, 8, 10, 0)  # out-of-order delivery
 
