@@ -4,10 +4,10 @@ The layer modules do not know about each other; this module reads their asset ke
 
 * ``published/marts_duckdb`` downstream of every mart model and every score table, so it runs
   only after all of them were built in the run and their blocking checks passed;
-* ``beacon_daily_job``: one run per day, for the day's partition, of the incremental dbt
-  models, the rest of the marts, the scores (with the current ``champion`` models) and the
-  publication. Bronze lands on its own (sensor + schedule); model training is weekly
-  (``ml_weekly_retraining``) or on demand from the UI.
+* ``beacon_daily_job``: one run per day, for the day's partition, of bronze (with its blocking
+  checks), the incremental dbt models, the rest of the marts, the scores (with the current
+  ``champion`` models) and the publication. Model training is weekly (``ml_weekly_retraining``)
+  or on demand from the UI.
 """
 
 import dagster as dg
@@ -33,9 +33,15 @@ published_marts = build_publish_asset(
     [*mart_keys(), *SCORE_KEYS], schemas=("marts", "scores"), automation_condition=None
 )
 
-DAILY_SELECTION = dg.AssetSelection.assets(
-    marts.dbt_incremental_models, marts.dbt_marts, published_marts
-) | dg.AssetSelection.assets(*SCORE_KEYS)
+# Bronze is part of the daily run although its sensor and schedule land files as they come:
+# landing the day again is a no-op for files already landed, and it puts the day's blocking
+# bronze checks in the SAME run as the marts, so the marts, scores and publication never run on
+# a day whose bronze failed them (blocking checks only hold back steps of their own run).
+DAILY_SELECTION = (
+    dg.AssetSelection.groups("bronze")
+    | dg.AssetSelection.assets(marts.dbt_incremental_models, marts.dbt_marts, published_marts)
+    | dg.AssetSelection.assets(*SCORE_KEYS)
+)
 
 beacon_daily_job = dg.define_asset_job(
     "beacon_daily_job",

@@ -81,3 +81,12 @@ def test_dbt_tests_are_blocking_checks(defs: dg.Definitions) -> None:
     checks = [graph.get_check_spec(k) for k in graph.asset_check_keys if k.asset_key == sessions]
     assert checks, "fct_sessions has no asset checks"
     assert all(c.blocking for c in checks if c.name.startswith(("unique", "not_null")))
+
+
+def test_daily_job_runs_bronze_checks_before_the_marts(defs: dg.Definitions) -> None:
+    """Blocking checks hold back only steps of their own run: the daily run must contain bronze."""
+    job = defs.resolve_job_def("beacon_daily_job")
+    keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+    assert {"bronze/clickstream_events", "marts/fct_sessions", "published/marts_duckdb"} <= keys
+    checks = {(k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys}
+    assert ("bronze/clickstream_events", "keys_not_null") in checks
