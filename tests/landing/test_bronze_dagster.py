@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
-from conftest import event, reading, write_csv, write_jsonl
 from helpers_landing import table
+from landing_files import event, reading, write_csv, write_jsonl
 
 from orchestration.assets.bronze import (
     BRONZE_PARTITIONS,

@@ -7,8 +7,8 @@ import shutil
 from pathlib import Path
 
 import polars as pl
-from conftest import event, write_jsonl
 from helpers_landing import table
+from landing_files import event, write_jsonl
 
 from lakehouse import storage
 from lakehouse.config import paths

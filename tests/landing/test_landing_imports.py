@@ -91,7 +91,7 @@ def test_broken_mapping_is_reported_and_other_files_still_land(
         "name: shop\ncontract: clickstream\nfields: {event_id: {column: x, cast: float}}\n"
     )
     (folder / "orders.csv").write_text("x\n1\n")
-    from conftest import event, write_jsonl
+    from landing_files import event, write_jsonl
 
     write_jsonl(landing / "clickstream/2026-01-05/events-2026-01-05-000.jsonl.gz", [event(1)])
     report = land(paths(data_dir), hmac_key)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import event, reading, write_csv, write_jsonl
 from helpers_landing import table
+from landing_files import event, reading, write_csv, write_jsonl
 
 from lakehouse.config import PROJECT_ROOT, paths
 from lakehouse.landing import land

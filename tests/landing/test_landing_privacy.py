@@ -6,8 +6,8 @@ import gzip
 from pathlib import Path
 
 import polars as pl
-from conftest import RAW_ANON, RAW_HOME, RAW_USER, event, reading, write_csv, write_jsonl
 from helpers_landing import leaks, table
+from landing_files import RAW_ANON, RAW_HOME, RAW_USER, event, reading, write_csv, write_jsonl
 
 from lakehouse.config import paths
 from lakehouse.landing import land

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-from conftest import RAW_USER, event, reading, write_csv, write_jsonl
 from helpers_landing import table
+from landing_files import RAW_USER, event, reading, write_csv, write_jsonl
 
 from lakehouse.config import paths
 from lakehouse.landing import land

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import event, write_jsonl
+from landing_files import event, write_jsonl
 
 from lakehouse import storage
 from lakehouse.config import paths

@@ -51,7 +51,9 @@ weighted as (
 select
     user_id,
     product_id,
-    cast(sum(weight) as double) as weight,
+    {#- rounded: a parallel sum of doubles depends on the order of its terms, and a rebuild must
+        reproduce the table exactly (incremental == full refresh) -#}
+    cast(round(sum(weight), 9) as double) as weight,
     cast(sum(case when event_type = 'product_view' then 1 else 0 end) as integer) as views,
     cast(sum(case when event_type = 'add_to_wishlist' then 1 else 0 end) as integer) as wishlist_adds,
     cast(sum(case when event_type = 'add_to_cart' then 1 else 0 end) as integer) as cart_adds,

@@ -29,7 +29,8 @@ per_product as (
         product_id,
         max(category) as category,
         count(*) as interactions,
-        sum(decay) as recency_weighted_interactions,
+        {#- rounded so that rebuilds are exact whatever the order of the parallel sum -#}
+        round(sum(decay), 9) as recency_weighted_interactions,
         max(occurred_at) as last_interaction_at
     from interactions
     group by user_id, product_id
