@@ -1,0 +1,79 @@
+{#- The view -> cart -> purchase funnel at one grain (`grain`: the column that defines a row, e.g.
+    product_id or category; `carry`: extra columns taken as max() per grain).
+    Steps count distinct visitors (stitched user, else device), and a later step only counts
+    visitors who did the earlier one, so every rate is in [0, 1]. Absolute counts (views, cart
+    adds, purchase lines, units, revenue) are over all behavioural events. Shared by
+    mart_product_funnel and mart_category_funnel so the two can never disagree on the rule. -#}
+{% macro view_cart_purchase_funnel(grain, carry=[]) %}
+
+with events as (
+
+    select *
+    from {{ ref('int_clickstream__events_stitched') }}
+    where {{ grain }} is not null
+      and event_type in ('product_view', 'add_to_cart', 'purchase')
+
+),
+
+per_visitor as (
+
+    select
+        {{ grain }},
+        identity,
+        max(case when event_type = 'product_view' then 1 else 0 end) = 1 as viewed,
+        max(case when event_type = 'add_to_cart' then 1 else 0 end) = 1 as carted,
+        max(case when event_type = 'purchase' then 1 else 0 end) = 1 as purchased
+    from events
+    group by {{ grain }}, identity
+
+),
+
+steps as (
+
+    select
+        {{ grain }},
+        sum(case when viewed then 1 else 0 end) as viewers,
+        sum(case when viewed and carted then 1 else 0 end) as viewers_who_carted,
+        sum(case when viewed and carted and purchased then 1 else 0 end) as carters_who_purchased
+    from per_visitor
+    group by {{ grain }}
+
+),
+
+totals as (
+
+    select
+        {{ grain }},
+        {%- for column in carry %}
+        max({{ column }}) as {{ column }},
+        {%- endfor %}
+        sum(case when event_type = 'product_view' then 1 else 0 end) as views,
+        sum(case when event_type = 'add_to_cart' then 1 else 0 end) as cart_adds,
+        sum(case when event_type = 'purchase' then 1 else 0 end) as purchase_lines,
+        sum(case when event_type = 'purchase' and not is_value_outlier then quantity else 0 end) as units_sold,
+        coalesce(sum(case when event_type = 'purchase' then line_amount_eur end), 0) as revenue_eur
+    from events
+    group by {{ grain }}
+
+)
+
+select
+    t.{{ grain }},
+    {%- for column in carry %}
+    t.{{ column }},
+    {%- endfor %}
+    cast(t.views as integer) as views,
+    cast(t.cart_adds as integer) as cart_adds,
+    cast(t.purchase_lines as integer) as purchase_lines,
+    cast(t.units_sold as bigint) as units_sold,
+    cast(t.revenue_eur as double) as revenue_eur,
+    cast(s.viewers as integer) as viewers,
+    cast(s.viewers_who_carted as integer) as viewers_who_carted,
+    cast(s.carters_who_purchased as integer) as carters_who_purchased,
+    case when s.viewers > 0 then s.viewers_who_carted * 1.0 / s.viewers end as view_to_cart_rate,
+    case when s.viewers_who_carted > 0 then s.carters_who_purchased * 1.0 / s.viewers_who_carted end as cart_to_purchase_rate,
+    case when s.viewers > 0 then s.carters_who_purchased * 1.0 / s.viewers end as view_to_purchase_rate
+from totals as t
+inner join steps as s on t.{{ grain }} = s.{{ grain }}
+
+{% endmacro %}
