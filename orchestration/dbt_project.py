@@ -9,6 +9,7 @@ the manifest is missing or older than any project file.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,16 @@ _WATCHED = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 
 def dbt_executable() -> str:
-    """The dbt CLI of this virtualenv (beside the running interpreter)."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """The dbt CLI of this virtualenv, found without relying on PATH.
+
+    ``dagster dev`` starts code servers with the venv's interpreter but not the venv's PATH, and
+    ``sys.executable`` may then be the resolved base interpreter: the venv's prefix is the
+    reliable place, the interpreter's folder and PATH the fallbacks.
+    """
+    for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
+        if (folder / "dbt").exists():
+            return str(folder / "dbt")
+    return shutil.which("dbt") or "dbt"
 
 
 def dbt_env(root: Path | None = None) -> dict[str, str]:
@@ -80,10 +88,11 @@ def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
 
 def beacon_dbt_project() -> DbtProject:
     """The DbtProject with a fresh manifest (parsed here if needed, never downloaded)."""
+    # ensure_manifest re-parses whenever a project file is newer than the manifest, with the dbt
+    # of this venv. DbtProject.prepare_if_dev() is not used: under `dagster dev` it runs a `dbt`
+    # looked up on PATH, which a code server started from the venv's interpreter does not have.
     ensure_manifest(DBT_PROJECT_DIR)
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    return project
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 def generate_docs(root: Path | None = None) -> Path:

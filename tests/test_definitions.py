@@ -90,3 +90,22 @@ def test_daily_job_runs_bronze_checks_before_the_marts(defs: dg.Definitions) -> 
     assert {"bronze/clickstream_events", "marts/fct_sessions", "published/marts_duckdb"} <= keys
     checks = {(k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys}
     assert ("bronze/clickstream_events", "keys_not_null") in checks
+
+
+def test_code_location_loads_under_dagster_dev_without_dbt_on_path() -> None:
+    """`make ui` runs code servers with the venv's interpreter but not its PATH: nothing may need `dbt` on PATH."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "DAGSTER_IS_DEV_CLI": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import orchestration.definitions as d; print(len(d.defs.assets))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert int(done.stdout.strip().splitlines()[-1]) > 0
