@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -33,6 +37,27 @@ def _published(root: Path) -> dict[str, int]:
         return {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0] for s, t in tables}
 
 
+READER = """
+import json, sys, time, duckdb
+path, stop, out = sys.argv[1:4]
+con = duckdb.connect(path, read_only=True)          # a BI tool's connection, held open throughout
+queries, errors = 0, []
+while True:
+    try:
+        con.execute("SELECT count(*) FROM fct_sessions").fetchone()
+        con.execute("SELECT count(*) FROM scores.churn_risk").fetchone()
+        queries += 1
+    except Exception as exc:
+        errors.append(repr(exc))
+    try:
+        open(stop).close()
+        break
+    except FileNotFoundError:
+        time.sleep(0.2)
+json.dump({"queries": queries, "errors": errors[:5]}, open(out, "w"))
+"""
+
+
 def test_demo_builds_everything_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "data"
     monkeypatch.setenv("BEACON_DATA_DIR", str(root))
@@ -53,6 +78,20 @@ def test_demo_builds_everything_and_is_idempotent(tmp_path: Path, monkeypatch: p
     assert (root / "dagster" / "dagster.yaml").exists()
     assert not (Path(os.getcwd()) / "mlruns").exists()
 
-    assert run_demo(**ARGS) == 0
+    # The second full run republishes while a reader in another process holds the file open.
+    stop, out = tmp_path / "stop", tmp_path / "reader.json"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(paths(root).marts), str(stop), str(out)])
+    try:
+        time.sleep(2)
+        assert run_demo(**ARGS) == 0
+    finally:
+        stop.touch()
+        try:
+            reader.wait(timeout=60)
+        finally:
+            if reader.poll() is None:
+                reader.kill()
+    seen = json.loads(out.read_text())
+    assert seen["errors"] == [] and seen["queries"] > 10, seen
     assert _bronze_counts(root) == first_bronze
     assert _published(root) == first_published
