@@ -24,6 +24,7 @@ persistent shift cannot loop).
 """
 
 import datetime as dt
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -328,6 +329,43 @@ def _current_features(lakehouse: LakehouseResource, lookback_days: int) -> tuple
     return behaviour_features(events, as_of, lookback_days), as_of
 
 
+def _score_behaviour(
+    lakehouse: LakehouseResource,
+    lookback_days: int,
+    *,
+    model: str,
+    table: str,
+    drift_features: Sequence[str],
+    score: Callable[[Any, pl.DataFrame, dt.datetime], pl.DataFrame],
+    summary: tuple[str, str],
+) -> dg.MaterializeResult:
+    """Score current behaviour features with ``model@champion`` into ``scores.<table>``.
+
+    Shared by the churn and segment scores: same features, same champion loading, same drift
+    check (PSI against the champion's training features); ``summary`` names the metadata entry
+    and the column whose value counts it shows.
+    """
+    from ml.scoring import drift, load_champion, write_scores
+
+    champion = load_champion(model, flavor="sklearn", config=_tracking(lakehouse))
+    features, as_of = _current_features(lakehouse, lookback_days)
+    scores = score(champion, features, as_of)
+    rows = write_scores(_db(lakehouse), table, scores)
+    check, drift_meta = _drift_result(drift(champion, features, drift_features))
+    name, column = summary
+    counts = scores.group_by(column).agg(pl.len()).sort(column)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": rows,
+            "model_version": champion.version,
+            "as_of": as_of.isoformat(),
+            name: dg.MetadataValue.json(dict(counts.iter_rows())),
+            **drift_meta,
+        },
+        check_results=[check],
+    )
+
+
 @dg.asset(
     key=CHURN_SCORES_KEY,
     deps=[CHURN_KEY, EVENTS_KEY],
@@ -343,23 +381,16 @@ def _current_features(lakehouse: LakehouseResource, lookback_days: int) -> tuple
     description="Churn probability per recently active user from beacon_churn@champion, in scores.churn_risk.",
 )
 def churn_risk(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-    from ml.scoring import churn_scores, drift, load_champion, write_scores
+    from ml.scoring import churn_scores
 
-    champion = load_champion(CHURN_MODEL, flavor="sklearn", config=_tracking(lakehouse))
-    features, as_of = _current_features(lakehouse, config.lookback_days)
-    scores = churn_scores(champion, features, as_of)
-    rows = write_scores(_db(lakehouse), "churn_risk", scores)
-    check, drift_meta = _drift_result(drift(champion, features, DRIFT_FEATURES))
-    bands = scores.group_by("risk_band").agg(pl.len()).sort("risk_band")
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "model_version": champion.version,
-            "as_of": as_of.isoformat(),
-            "risk_bands": dg.MetadataValue.json(dict(bands.iter_rows())),
-            **drift_meta,
-        },
-        check_results=[check],
+    return _score_behaviour(
+        lakehouse,
+        config.lookback_days,
+        model=CHURN_MODEL,
+        table="churn_risk",
+        drift_features=DRIFT_FEATURES,
+        score=churn_scores,
+        summary=("risk_bands", "risk_band"),
     )
 
 
@@ -378,23 +409,18 @@ def churn_risk(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> 
     description="Segment and readable segment label per recently active user (beacon_segments@champion).",
 )
 def user_segments(config: BehaviourScoringConfig, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-    from ml.scoring import champion_profiles, drift, load_champion, segment_scores, write_scores
+    from ml.scoring import champion_profiles, segment_scores
 
-    champion = load_champion(SEGMENT_MODEL, flavor="sklearn", config=_tracking(lakehouse))
-    features, as_of = _current_features(lakehouse, config.lookback_days)
-    scores = segment_scores(champion, features, champion_profiles(champion))
-    rows = write_scores(_db(lakehouse), "user_segments", scores)
-    check, drift_meta = _drift_result(drift(champion, features, SEGMENT_FEATURES))
-    sizes = scores.group_by("segment_label").agg(pl.len()).sort("segment_label")
-    return dg.MaterializeResult(
-        metadata={
-            "rows": rows,
-            "model_version": champion.version,
-            "as_of": as_of.isoformat(),
-            "segments": dg.MetadataValue.json(dict(sizes.iter_rows())),
-            **drift_meta,
-        },
-        check_results=[check],
+    return _score_behaviour(
+        lakehouse,
+        config.lookback_days,
+        model=SEGMENT_MODEL,
+        table="user_segments",
+        drift_features=SEGMENT_FEATURES,
+        score=lambda champion, features, _as_of: segment_scores(
+            champion, features, champion_profiles(champion)
+        ),
+        summary=("segments", "segment_label"),
     )
 
 
