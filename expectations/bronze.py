@@ -15,6 +15,7 @@ the check metadata and the Data Docs.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -399,41 +400,103 @@ def prepare_bronze_frame(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(derived)
 
 
-def load_bronze_delivery(root: Path, table: str, delivery_date: dt.date | None) -> pl.DataFrame:
-    """The bronze rows a check must look at for one delivery day (or the whole table when None).
+#: At most this many rows per GX batch (whole event_date partitions; a partition larger than this
+#: is one batch on its own). Bounds memory when a range run validates weeks of deliveries.
+MAX_BATCH_ROWS = 500_000
 
-    The rows landed from that day's files (per the landing ledger) may fall into several
-    ``event_date`` partitions (late events); every partition they touched is read whole, so the
-    per-partition key uniqueness sees earlier deliveries too. Memory is bounded by the days one
-    delivery touches, not by the table.
+
+def delivery_days(window: tuple[dt.date, dt.date] | None) -> list[dt.date] | None:
+    """Every day of the half-open window ``[start, end)``; None (the whole table) for None."""
+    if window is None:
+        return None
+    start, end = window
+    return [start + dt.timedelta(days=i) for i in range((end - start).days)]
+
+
+def touched_partitions(root: Path, table: str, days: Sequence[dt.date] | None) -> list[dt.date]:
+    """The ``event_date`` partitions holding rows landed from the files delivered on ``days``.
+
+    Per the landing ledger; late events put a delivery's rows into older partitions, which are
+    validated whole (so per-partition key uniqueness sees the earlier deliveries too). None: every
+    partition of the table.
     """
     from lakehouse import storage
 
     path = root / "delta" / "bronze" / table
-    schema = bronze_schema(TABLES[CONTRACT_OF_TABLE[table]][0])
     if not storage.table_exists(path):
-        return pl.DataFrame(schema=schema)
-    if delivery_date is None:
-        return _read(path)
+        return []
+    if days is None:
+        files = pl.from_arrow(storage.active_files(path))
+        assert isinstance(files, pl.DataFrame)
+        column = f"partition.{PARTITION_COLUMN}"
+        if files.height == 0 or column not in files.columns:
+            return []
+        return sorted(files[column].cast(pl.Date).unique().drop_nulls().to_list())
     ledger_path = root / "delta" / "bronze" / LEDGER_TABLE
-    if not storage.table_exists(ledger_path):
-        return pl.DataFrame(schema=schema)
-    files = storage.read_table(
+    if not days or not storage.table_exists(ledger_path):
+        return []
+    sources = storage.read_table(
         ledger_path,
         columns=["source_file"],
         filters=[
-            ("delivery_date", "=", delivery_date),
+            ("delivery_date", "in", list(days)),
             ("table_name", "=", table),
             ("status", "=", "landed"),
         ],
     )["source_file"].to_pylist()
-    if not files:
-        return pl.DataFrame(schema=schema)
-    touched = storage.read_table(path, columns=[PARTITION_COLUMN], filters=[("_source_file", "in", files)])
-    days = sorted(set(touched[PARTITION_COLUMN].to_pylist()))
-    if not days:
-        return pl.DataFrame(schema=schema)
-    return _read(path, [(PARTITION_COLUMN, "in", days)])
+    if not sources:
+        return []
+    touched = storage.read_table(path, columns=[PARTITION_COLUMN], filters=[("_source_file", "in", sources)])
+    return sorted(d for d in set(touched[PARTITION_COLUMN].to_pylist()) if d is not None)
+
+
+def partition_batches(root: Path, table: str, partitions: Sequence[dt.date]) -> list[list[dt.date]]:
+    """``partitions`` grouped into batches of at most :data:`MAX_BATCH_ROWS` rows (Delta file stats)."""
+    from lakehouse import storage
+
+    if not partitions:
+        return []
+    files = pl.from_arrow(storage.active_files(root / "delta" / "bronze" / table))
+    assert isinstance(files, pl.DataFrame)
+    rows = dict(
+        files.group_by(pl.col(f"partition.{PARTITION_COLUMN}").cast(pl.Date).alias("p"))
+        .agg(pl.col("num_records").sum())
+        .iter_rows()
+    )
+    batches: list[list[dt.date]] = [[]]
+    size = 0
+    for p in sorted(partitions):
+        n = int(rows.get(p) or 0)
+        if batches[-1] and size + n > MAX_BATCH_ROWS:
+            batches.append([])
+            size = 0
+        batches[-1].append(p)
+        size += n
+    return batches
+
+
+def load_bronze_batches(
+    root: Path, table: str, days: Sequence[dt.date] | None
+) -> Iterator[tuple[list[dt.date], pl.DataFrame]]:
+    """(partitions, rows) batches of what a check over delivery ``days`` (None: the whole table) reads."""
+    path = root / "delta" / "bronze" / table
+    for batch in partition_batches(root, table, touched_partitions(root, table, days)):
+        yield batch, _read(path, [(PARTITION_COLUMN, "in", batch)])
+
+
+def empty_bronze_frame(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema=bronze_schema(TABLES[CONTRACT_OF_TABLE[table]][0]))
+
+
+def load_bronze_delivery(root: Path, table: str, delivery_date: dt.date | None) -> pl.DataFrame:
+    """Every row a check of ONE delivery day (or the whole table when None) looks at, in one frame.
+
+    The rows landed from that day's files (per the landing ledger) may fall into several
+    ``event_date`` partitions (late events); every partition they touched is read whole.
+    """
+    days = None if delivery_date is None else [delivery_date]
+    frames = [frame for _, frame in load_bronze_batches(root, table, days)]
+    return pl.concat(frames) if frames else empty_bronze_frame(table)
 
 
 def _read(path: Path, filters: list[tuple[str, str, object]] | None = None) -> pl.DataFrame:

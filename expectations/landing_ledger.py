@@ -9,6 +9,7 @@ invariant in ``lakehouse.landing.engine``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
@@ -76,8 +77,10 @@ def ledger_frame(ledger: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_ledger(root: Path, table: str | None = None, delivery_date: dt.date | None = None) -> pl.DataFrame:
-    """Ledger rows (of one bronze table and delivery day when given); empty with the schema if none."""
+def load_ledger(
+    root: Path, table: str | None = None, delivery_date: dt.date | Sequence[dt.date] | None = None
+) -> pl.DataFrame:
+    """Ledger rows (of one bronze table and delivery day or days when given); empty with the schema if none."""
     from lakehouse import storage
 
     path = root / "delta" / "bronze" / LEDGER_TABLE
@@ -86,8 +89,10 @@ def load_ledger(root: Path, table: str | None = None, delivery_date: dt.date | N
     filters: list[tuple[str, str, object]] = []
     if table is not None:
         filters.append(("table_name", "=", table))
-    if delivery_date is not None:
+    if isinstance(delivery_date, dt.date):
         filters.append(("delivery_date", "=", delivery_date))
+    elif delivery_date is not None:
+        filters.append(("delivery_date", "in", list(delivery_date)))
     frame = pl.from_arrow(storage.read_table(path, filters=filters or None))
     assert isinstance(frame, pl.DataFrame)
     return frame

@@ -92,6 +92,7 @@ def test_daily_job_runs_bronze_checks_before_the_marts(defs: dg.Definitions) -> 
     assert ("bronze/clickstream_events", "keys_not_null") in checks
 
 
+@pytest.mark.slow
 def test_code_location_loads_under_dagster_dev_without_dbt_on_path() -> None:
     """`make ui` runs code servers with the venv's interpreter but not its PATH: nothing may need `dbt` on PATH."""
     import os

@@ -30,7 +30,6 @@ from orchestration.resources import DUCKDB_POOL, LakehouseResource
 
 if TYPE_CHECKING:
     from expectations.runner import SuiteRun
-    from lakehouse.config import DataPaths
 
 #: Bronze is landed daily: older than this it missed a schedule tick (24 h + 2 h slack).
 BRONZE_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -83,6 +82,8 @@ def check_results(asset_key: dg.AssetKey, run: "SuiteRun") -> Iterator[dg.AssetC
             "rows_validated": dg.MetadataValue.int(run.rows),
             "gx_suite": dg.MetadataValue.text(run.suite.name),
         }
+        if run.extra.get("batches"):
+            metadata["batches"] = dg.MetadataValue.text(", ".join(run.extra["batches"]))
         if outcome.docs_url:
             metadata["data_docs"] = dg.MetadataValue.url(outcome.docs_url)
         yield dg.AssetCheckResult(
@@ -95,8 +96,13 @@ def check_results(asset_key: dg.AssetKey, run: "SuiteRun") -> Iterator[dg.AssetC
         )
 
 
-def _day(context: AssetCheckExecutionContext) -> dt.date | None:
-    return dt.date.fromisoformat(context.partition_key) if context.has_partition_key else None
+def check_days(context: AssetCheckExecutionContext) -> tuple[dt.date, dt.date] | None:
+    """The delivery days a bronze check validates: the half-open window ``[start, end)`` of the
+    run's partition or partition RANGE (a single-run backfill), or None (unpartitioned: whole table)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    window = context.partition_time_window
+    return window.start.date(), window.end.date()
 
 
 def bronze_quality_checks(
@@ -108,8 +114,10 @@ def bronze_quality_checks(
 ) -> dg.AssetChecksDefinition:
     """Checks of one bronze table: its blocking contract suite, the landing ledger, and (WARN) distribution.
 
-    With ``partitions_def`` (the bronze assets' delivery-day partitions) each run checks the rows
-    landed from that day's files; without, the whole table.
+    With ``partitions_def`` (the bronze assets' delivery-day partitions) a run checks the rows
+    landed from the files of EVERY delivery day of its partition or partition range; without,
+    the whole table. Over a range each check reports one result for the window (Dagster records
+    range results without a partition), its observed values naming the failing event dates.
     """
     key = dg.AssetKey.from_coercible(asset_key)
     suites = [bronze_suite(table), ledger_suite(), *([distribution_suite(table)] if distribution else [])]
@@ -123,15 +131,24 @@ def bronze_quality_checks(
     def _checks(
         context: AssetCheckExecutionContext, lakehouse: LakehouseResource
     ) -> Iterator[dg.AssetCheckResult]:
+        from expectations.bronze import delivery_days
+        from expectations.runner import quality_context
         from expectations.suites import run_bronze, run_distribution, run_ledger
 
-        day = _day(context)
+        window = check_days(context)
+        days = delivery_days(window)
         p = lakehouse.paths
-        runners: list[Callable[[DataPaths, str, dt.date | None], SuiteRun]] = [run_bronze, run_ledger]
+        if window is not None:
+            context.log.info(
+                f"validating {table} delivered in [{window[0]}, {window[1]}): {len(days or [])} day(s)"
+            )
+        runners: list[Callable[..., SuiteRun]] = [run_bronze, run_ledger]
         if distribution:
             runners.append(run_distribution)
-        for runner in runners:
-            yield from check_results(key, runner(p, table, day))
+        runs = [runner(p, table, days, build_index=False) for runner in runners]
+        quality_context(p.gx).build_index()  # once per step, not once per suite
+        for run in runs:
+            yield from check_results(key, run)
 
     return _checks
 
@@ -166,10 +183,14 @@ def _mart_checks_def(
         pool=DUCKDB_POOL,
     )
     def _checks(lakehouse: LakehouseResource) -> Iterator[dg.AssetCheckResult]:
+        from expectations.runner import quality_context
         from expectations.suites import run_mart
 
-        for c in checks:
-            yield from check_results(key, run_mart(lakehouse.paths, c, layout))
+        p = lakehouse.paths
+        runs = [run_mart(p, c, layout, build_index=False) for c in checks]
+        quality_context(p.gx).build_index()
+        for run in runs:
+            yield from check_results(key, run)
 
     return _checks
 

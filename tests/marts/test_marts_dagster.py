@@ -95,6 +95,7 @@ def test_materialise_a_partition_then_the_marts(scenario_root: Path) -> None:
     assert read_table(scenario_root, "marts.fct_sessions").height == sessions.height
 
 
+@pytest.mark.slow
 def test_a_failing_error_test_blocks_downstream(tmp_path: Path) -> None:
     root = tmp_path / "data"
     root.mkdir()

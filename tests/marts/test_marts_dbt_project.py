@@ -12,6 +12,7 @@ import pytest
 from orchestration.dbt_project import DBT_PROJECT_DIR, ensure_manifest, generate_docs, manifest_is_stale
 
 
+@pytest.mark.slow
 def test_missing_manifest_is_parsed_without_network(tmp_path: Path) -> None:
     project = tmp_path / "dbt_project"
     shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs"))

@@ -24,6 +24,8 @@ from lakehouse.config import PROJECT_ROOT, paths
 from lakehouse.landing.engine import land
 from lakehouse.pseudonymise import pseudonymise_value
 
+pytestmark = pytest.mark.slow  # builds the dbt project
+
 UCI = PROJECT_ROOT.parent / "shared" / "data" / "uci_online_retail"
 if not UCI.exists():
     UCI = Path("/work/shared/data/uci_online_retail")

@@ -6,8 +6,11 @@ from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 from marts_dbt_runner import read_table
 from marts_scenario import uid
+
+pytestmark = pytest.mark.slow  # builds the dbt project
 
 
 def _sessions(root: Path, device: str) -> pl.DataFrame:

@@ -248,3 +248,35 @@ def test_derived_time_columns_measure_what_they_claim() -> None:
         qf.sensor_frame().head(1).with_columns(_source_file=pl.lit("imports/homeassistant/export.csv")),
     )
     assert imports[ARRIVAL_LAG_DAYS][0] is None
+
+
+@pytest.mark.parametrize(
+    ("table", "expectation_id", "key"),
+    [
+        ("clickstream_events", "pseudonym:user_id", "event_id"),
+        ("sensor_readings", "pseudonym:home_id", "reading_id"),
+    ],
+)
+def test_failing_rows_and_observed_values_never_carry_identifiers(
+    table: str, expectation_id: str, key: str, clean: dict[str, pl.DataFrame], qc_docs
+) -> None:
+    """Issue 7: an erased person must not live on in Dagster's event log via check metadata,
+    nor in GX's stored results and Data Docs pages under ``BEACON_DATA_DIR/gx``."""
+    from expectations.runner import REDACTED
+    from lakehouse.landing.schemas import ALL_IDENTIFIER_KEYS
+
+    mutate, _ = mutation(table, expectation_id)
+    frame = prepare_bronze_frame(table, mutate(clean[table]))
+    run = run_suite(bronze_suite(table).subset([expectation_id]), frame, qc_docs, docs=True)
+    outcome = run.outcomes[expectation_id]
+    assert not outcome.success and outcome.sample.height == 1
+    assert key in outcome.sample.columns and "_source_line" in outcome.sample.columns
+    assert not set(ALL_IDENTIFIER_KEYS) & set(outcome.sample.columns)
+    check = run.check(bronze_suite(table).expectation(expectation_id).check)
+    text = check.sample_markdown() + check.observed_markdown()
+    assert "u000123" not in text and REDACTED in outcome.observed
+    ids = {v for c in ALL_IDENTIFIER_KEYS if c in frame.columns for v in frame[c].drop_nulls().to_list()}
+    assert not {v for v in ids if v in text}
+    assert run.docs_url and REDACTED in Path(run.docs_url.removeprefix("file://")).read_text(encoding="utf-8")
+    stored = [f for f in qc_docs.gx_dir.rglob("*") if f.is_file() and b"u000123" in f.read_bytes()]
+    assert stored == [], f"raw identifier kept by GX in {stored}"

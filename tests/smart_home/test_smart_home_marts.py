@@ -10,10 +10,13 @@ import datetime as dt
 import math
 
 import polars as pl
+import pytest
 import smart_home_fixture as fx
 from smart_home_dbt import DBT_PROJECT, SMART_HOME_SELECTOR, SmartHomeBuild, dbt_args
 
 from lakehouse.pseudonymise import pseudonymise_columns
+
+pytestmark = pytest.mark.slow  # builds the dbt project
 
 UNIT_TESTS = {
     "binary_state_is_split_at_hour_boundaries",

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 import smart_home_fixture as fx
 from smart_home_dbt import dbt_args, run_dbt
+
+pytestmark = pytest.mark.slow  # builds the dbt project
 
 
 def test_violating_bronze_fails_the_staging_data_tests(tmp_path: Path) -> None:
