@@ -81,29 +81,58 @@ def normalise_interactions(
 
 @dataclass(frozen=True)
 class Split:
-    """A temporal split: train strictly before ``cutoff``, test at or after it."""
+    """A three-way temporal split: train < ``validation_start`` <= validation < ``test_start`` <= test.
+
+    * ``train`` is what candidate hyper-parameters are fitted on;
+    * ``validation`` is the only data any choice (hyper-parameters, early stopping, which model
+      to register) may look at;
+    * ``test`` (the last days) is touched once, for the reported figures, by models fitted on
+      ``train + validation`` (:attr:`history`) with choices already fixed.
+    """
 
     train: pl.DataFrame
+    validation: pl.DataFrame
     test: pl.DataFrame
-    cutoff: dt.datetime
+    validation_start: dt.datetime
+    test_start: dt.datetime
+
+    @property
+    def history(self) -> pl.DataFrame:
+        """Everything before the test period (train + validation): what test-time models are fitted on."""
+        return pl.concat([self.train, self.validation], how="vertical")
+
+    @property
+    def cutoff(self) -> dt.datetime:
+        """The test cutoff (start of the held-out test days)."""
+        return self.test_start
 
 
-def temporal_split(interactions: pl.DataFrame, holdout_days: int = 7) -> Split:
-    """Hold out the last ``holdout_days`` days (half-open: test is ``>= cutoff``).
+def temporal_split(interactions: pl.DataFrame, test_days: int = 7, validation_days: int = 7) -> Split:
+    """Hold out the last ``test_days`` days as test and the ``validation_days`` before them as validation.
 
-    A temporal split, not a random one, because a recommender is used to predict what happens
-    next; random splits leak the future into training and flatter every model.
+    Half-open windows: test is ``>= test_start``, validation ``>= validation_start`` and
+    ``< test_start``. Temporal, not random, because a recommender is used to predict what happens
+    next; random splits leak the future into training and flatter every model. Three parts, not
+    two, because a figure measured on the data that picked the hyper-parameters is optimistic.
+    ``validation_days=0`` gives a plain train/test split (no choices to make).
     """
-    if holdout_days <= 0:
-        raise ValueError("holdout_days must be positive")
+    if test_days <= 0:
+        raise ValueError("test_days must be positive")
+    if validation_days < 0:
+        raise ValueError("validation_days must be >= 0")
     end = interactions.get_column(TS).max()
     if end is None:
         raise ValueError("no interactions to split")
-    cutoff = end - dt.timedelta(days=holdout_days)
+    assert isinstance(end, dt.datetime)
+    test_start = end - dt.timedelta(days=test_days)
+    validation_start = test_start - dt.timedelta(days=validation_days)
+    ts = pl.col(TS)
     return Split(
-        train=interactions.filter(pl.col(TS) < cutoff),
-        test=interactions.filter(pl.col(TS) >= cutoff),
-        cutoff=cutoff,
+        train=interactions.filter(ts < validation_start),
+        validation=interactions.filter((ts >= validation_start) & (ts < test_start)),
+        test=interactions.filter(ts >= test_start),
+        validation_start=validation_start,
+        test_start=test_start,
     )
 
 
@@ -114,14 +143,6 @@ class Matrix:
     matrix: sp.csr_matrix
     users: pl.Series  # row index -> user_id
     items: pl.Series  # column index -> item_id
-
-    def user_index(self, users: pl.Series) -> np.ndarray:
-        """Row of each user, -1 for users not in the matrix (cold start)."""
-        lookup = pl.DataFrame({USER: self.users, "_row": np.arange(len(self.users), dtype=np.int64)})
-        found = pl.DataFrame({USER: users.cast(pl.String)}).join(
-            lookup, on=USER, how="left", maintain_order="left"
-        )
-        return found.get_column("_row").fill_null(-1).to_numpy()
 
 
 def encode(interactions: pl.DataFrame) -> tuple[pl.Series, pl.Series, np.ndarray, np.ndarray]:

@@ -61,6 +61,7 @@ def _stamp(frame: pl.DataFrame, champion: Champion, scored_at: dt.datetime) -> p
 def recommendation_scores(
     champion: Champion,
     users: pl.DataFrame,
+    history: pl.DataFrame,
     k: int = 10,
     recently_bought: pl.DataFrame | None = None,
     preferred_categories: pl.DataFrame | None = None,
@@ -68,22 +69,27 @@ def recommendation_scores(
 ) -> pl.DataFrame:
     """Top-``k`` per user: ``user_id, item_id, rank, score, source, model_name, model_version, scored_at``.
 
-    ``users``: ``user_id`` and optionally ``personalise`` (consent). ``recently_bought``
-    (``user_id, item_id``): non-rebuyable purchases, also those made after the model's training
-    data ended; they are filtered out here (the model asks for extra candidates to make up for
-    them). ``preferred_categories`` (``user_id, category``) steer the fallback for users the model
-    does not personalise. The champion's pyfunc is unwrapped to reach these options; it is still
-    the ``@champion`` version that was loaded.
+    ``users``: ``user_id`` and optionally ``personalise`` (consent). ``history``: current
+    interactions (``user_id, item_id, weight, occurred_at, purchased``) of users who allow
+    personalisation: the registered model keeps no user data, so each user's scores are computed
+    from this (ALS solves the user's factors from it), which also makes them reflect behaviour
+    since training. ``recently_bought`` (``user_id, item_id``): non-rebuyable purchases, also of
+    users outside ``history``; they are filtered out here (the model asks for extra candidates
+    to make up for them). ``preferred_categories`` (``user_id, category``) steer the fallback for
+    users the model does not personalise. The champion's pyfunc is unwrapped to reach these
+    options; it is still the ``@champion`` version that was loaded.
     """
     recommender = champion.model.unwrap_python_model().recommender
     extra = k if recently_bought is not None and recently_bought.height else 0
     recs = recommender.recommend(
         users.get_column(USER),
         k=k + extra,
+        history=history,
         personalise=users.get_column("personalise") if "personalise" in users.columns else None,
         preferred_categories=preferred_categories,
     )
     if extra:
+        assert recently_bought is not None
         recs = recs.join(recently_bought.select(USER, ITEM), on=[USER, ITEM], how="anti")
     recs = (
         recs.sort(USER, "rank")

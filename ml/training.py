@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,16 +18,18 @@ from typing import Any
 import mlflow
 import pandas as pd
 import polars as pl
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import ColSpec, Schema
 
 from ml import plots
 from ml.behaviour import FEATURES, behaviour_features, latest_event_time
 from ml.catalogue import Catalogue
 from ml.churn import churn_dataset, classification_metrics, train_churn
+from ml.interactions import BOUGHT, ITEM, USER, WEIGHT
 from ml.model_names import CHURN_MODEL, RECOMMENDER_MODEL, SEGMENT_MODEL
 from ml.recommend import Evaluation, evaluate_models, score_recommendations
-from ml.recommender_pyfunc import ARTIFACT, DEFAULT_PARAMS, RecommenderModel, save_recommender
-from ml.recommenders import ALSRecommender, Recommender
+from ml.recommender_pyfunc import ARTIFACT, DEFAULT_PARAMS, RecommenderModel, request_frame, save_recommender
+from ml.recommenders import Recommender
 from ml.segments import SEGMENT_FEATURES, fit_segments, segment_matrix, silhouette_of
 from ml.tracking import (
     Decision,
@@ -78,61 +80,92 @@ def _start(family: str, config: TrackingConfig | None) -> tuple[Any, TrackingCon
 
 
 # --------------------------------------------------------------------------- recommender
+#: What is registered, and why (logged on every recommender and churn run as tag ``registration.policy``).
+REGISTRATION_POLICY = (
+    "evaluated_model: the registered model is the one whose test score is reported (fitted on "
+    "everything before the test days), not a refit on all data. Its score is then an honest "
+    "held-out score of the exact artifact that serves, and the gate compares artifacts on the same "
+    "test days that neither saw: a champion's training ended at its own, earlier, test cutoff. "
+    "The cost is small because models are item-side only: users' factors are solved from their "
+    "current history when scoring, so only items first seen in the last test days wait for the "
+    "next (weekly) retraining."
+)
+
+
 def train_recommender(
     interactions: Any,
     *,
     catalogue: Catalogue | None = None,
-    holdout_days: int = 7,
+    test_days: int = 7,
+    validation_days: int = 7,
     k: int = 10,
     models: Mapping[str, Recommender] | None = None,
     register: str = "best",
+    als_grid: Mapping[str, Sequence[Any]] | None = None,
     columns: Mapping[str, str] | None = None,
     data_version: Mapping[str, Any] | None = None,
     config: TrackingConfig | None = None,
     model_name: str = RECOMMENDER_MODEL,
 ) -> TrainingOutcome:
-    """Evaluate every recommender on one temporal split, register ``register`` (or the best by NDCG@k), gate it."""
+    """Evaluate every recommender on one three-way temporal split, register one, gate it.
+
+    ``register="best"`` registers the model with the best VALIDATION NDCG@k (the test days
+    never influence a choice); or name one (popularity, item_cosine, als). What is registered
+    is the evaluated model (see :data:`REGISTRATION_POLICY`). The gate re-scores the current
+    champion on this run's test users with this run's pre-test histories as input and promotes
+    only if the candidate's test NDCG@k is strictly higher.
+    """
     client, _ = _start("recommender", config)
     try:
         evaluation = evaluate_models(
-            interactions, holdout_days=holdout_days, k=k, models=models, catalogue=catalogue, columns=columns
+            interactions,
+            test_days=test_days,
+            validation_days=validation_days,
+            k=k,
+            models=models,
+            catalogue=catalogue,
+            columns=columns,
+            als_grid=als_grid,
         )
         ndcg = f"ndcg_at_{k}"
-        chosen = (
-            evaluation.metrics.sort(ndcg, descending=True).get_column("model")[0]
-            if register == "best"
-            else register
-        )
-        split = evaluation.eval_set.split
+        chosen = evaluation.best_on_validation(ndcg) if register == "best" else register
+        split = evaluation.split
         mlflow.log_params(
             {
-                "holdout_days": holdout_days,
+                "test_days": test_days,
+                "validation_days": validation_days,
                 "k": k,
-                "cutoff": split.cutoff.isoformat(),
+                "validation_start": split.validation_start.isoformat(),
+                "test_start": split.test_start.isoformat(),
+                "trained_until": split.test_start.isoformat(),
                 "train_interactions": split.train.height,
+                "validation_interactions": split.validation.height,
                 "test_interactions": split.test.height,
-                "users": len(evaluation.models[chosen].data_.users),
-                "items": len(evaluation.models[chosen].data_.items),
+                "users": split.history.get_column("user_id").n_unique(),
+                "items": len(evaluation.models[chosen].items_),
                 "registered_model": chosen,
+                "register_rule": "best validation " + ndcg if register == "best" else "named",
                 **{
-                    f"als.{key}": value
-                    for m in evaluation.models.values()
-                    if isinstance(m, ALSRecommender)
+                    f"{name}.{key}": value
+                    for name, m in evaluation.models.items()
                     for key, value in m.params().items()
                 },
             }
         )
+        mlflow.set_tags({"registration.policy": REGISTRATION_POLICY, "registered_model": chosen})
         log_data_version(data_version)
         flat = _flatten_metrics(evaluation)
         mlflow.log_metrics(flat)
-        mlflow.log_text(evaluation.metrics.write_csv(), "evaluation/metrics.csv")
+        mlflow.log_text(evaluation.metrics.write_csv(), "evaluation/test_metrics.csv")
+        if evaluation.validation is not None:
+            mlflow.log_text(evaluation.validation.write_csv(), "evaluation/validation_metrics.csv")
         _log_figure(plots.precision_at_k_figure(evaluation.curves), "precision_at_k.png")
         version, run_id = _log_recommender(evaluation.models[chosen], evaluation, model_name)
+        request = request_frame(evaluation.eval_set.user_history(), evaluation.eval_set.users)
 
         def rescore(uri: str) -> float:
             champion = mlflow.pyfunc.load_model(uri)
-            users = pd.DataFrame({"user_id": evaluation.eval_set.users.to_list()})
-            recs = pl.from_pandas(champion.predict(users, params={"k": k}))
+            recs = pl.from_pandas(champion.predict(request, params={"k": k}))
             return score_recommendations(recs, evaluation.eval_set)[ndcg]
 
         decision = gate(client, model_name, version, evaluation.metric(chosen, ndcg), rescore, ndcg)
@@ -150,12 +183,21 @@ def train_recommender(
 
 
 def _flatten_metrics(evaluation: Evaluation) -> dict[str, float]:
+    """``<model>.<metric>`` (test), ``validation.<model>.<metric>`` and the ALS-vs-popularity margins."""
     flat = {
         f"{row['model']}.{key}": float(value)
         for row in evaluation.metrics.iter_rows(named=True)  # one row per model (3), not per data row
         for key, value in row.items()
         if key != "model"
     }
+    if evaluation.validation is not None:
+        selected = evaluation.validation.filter(pl.col("selected"))
+        metric_cols = [c for c in evaluation.metrics.columns if c != "model"]
+        flat |= {
+            f"validation.{row['model']}.{key}": float(row[key])
+            for row in selected.iter_rows(named=True)  # one row per model
+            for key in metric_cols
+        }
     names = set(evaluation.metrics.get_column("model"))
     if {"als", "popularity"} <= names:
         k = evaluation.eval_set.k
@@ -163,10 +205,41 @@ def _flatten_metrics(evaluation: Evaluation) -> dict[str, float]:
     return flat
 
 
+def _placeholder_request(evaluation: Evaluation) -> pd.DataFrame:
+    """An input example with NO real user: two made-up users holding real (non-personal) item ids.
+
+    Input examples and signatures are stored with the model; copying real users' rows there
+    would keep a person in MLflow after they are erased from Beacon.
+    """
+    items = evaluation.eval_set.popularity.sort("popularity_pct", descending=True).get_column(ITEM).head(3)
+    history = pl.DataFrame(
+        {
+            USER: ["example-user-1"] * len(items),
+            ITEM: items,
+            WEIGHT: [1.0] * len(items),
+            BOUGHT: [False] * len(items),
+        },
+        schema_overrides={WEIGHT: pl.Float32},
+    )
+    return request_frame(history, pl.Series([*["example-user-1"], "example-cold-user"]))
+
+
+def _request_signature(inferred: ModelSignature) -> ModelSignature:
+    """The inferred signature with only ``user_id`` required (history and consent columns are optional)."""
+    assert inferred.inputs is not None
+    inputs = Schema(
+        [
+            ColSpec(spec.type, spec.name, required=spec.name == USER)  # type: ignore[arg-type]
+            for spec in inferred.inputs.inputs
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs, params=inferred.params)
+
+
 def _log_recommender(recommender: Recommender, evaluation: Evaluation, model_name: str) -> tuple[str, str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = save_recommender(recommender, Path(tmp))
-        example = pd.DataFrame({"user_id": evaluation.eval_set.users.head(3).to_list()})
+        example = _placeholder_request(evaluation)
         wrapper = RecommenderModel()
         wrapper.recommender = recommender
         output = wrapper.predict(None, example, DEFAULT_PARAMS)
@@ -174,7 +247,7 @@ def _log_recommender(recommender: Recommender, evaluation: Evaluation, model_nam
             name="model",
             python_model=RecommenderModel(),
             artifacts={ARTIFACT: str(path)},
-            signature=infer_signature(example, output, params=DEFAULT_PARAMS),
+            signature=_request_signature(infer_signature(example, output, params=DEFAULT_PARAMS)),
             input_example=example,
             registered_model_name=model_name,
             pip_requirements=pinned_requirements("polars", "numpy", "scipy", "implicit", "threadpoolctl"),
@@ -196,27 +269,51 @@ def train_churn_model(
     model_name: str = CHURN_MODEL,
     seed: int = 42,
 ) -> TrainingOutcome:
-    """Label churn at ``cutoff`` (default: ``horizon_days`` before the last event), fit LightGBM vs LR, gate."""
+    """Label churn at ``cutoff`` (default: ``horizon_days`` before the last event), fit LightGBM and LR, gate.
+
+    Users are split train / validation / test (:func:`ml.churn.train_churn`); the family with
+    the better VALIDATION ROC-AUC is registered (decision logged as param ``registered_family``
+    and tag ``family_choice``), both families' test metrics are logged side by side, and the
+    gate compares the candidate with the champion on the same test users by ROC-AUC.
+    """
     dataset, cutoff = churn_dataset(events, cutoff, horizon_days, lookback_days)
     client, _ = _start("churn", config)
     try:
         result = train_churn(dataset, seed=seed)
+        model = result.model
+        lgbm = result.models["lightgbm"]
         mlflow.log_params(
             {
                 "cutoff": cutoff.isoformat(),
                 "horizon_days": horizon_days,
                 "lookback_days": lookback_days,
                 "users": dataset.height,
+                **{f"{part}_users": n for part, n in result.sizes.items()},
                 "features": ",".join(FEATURES),
-                **{f"lightgbm.{k}": v for k, v in result.models["lightgbm"].get_params().items()},
+                "registered_family": result.chosen,
+                "lightgbm.best_iteration": lgbm.best_iteration_,
+                **{f"lightgbm.{k}": v for k, v in lgbm.get_params().items()},
+            }
+        )
+        val = result.validation_metrics
+        mlflow.set_tags(
+            {
+                "registration.policy": REGISTRATION_POLICY,
+                "family_choice": (
+                    f"{result.chosen} registered: validation ROC-AUC lightgbm "
+                    f"{val['lightgbm']['roc_auc']:.4f} vs logistic_regression "
+                    f"{val['logistic_regression']['roc_auc']:.4f}"
+                ),
             }
         )
         log_data_version(data_version)
         flat = {f"{m}.{k}": v for m, values in result.metrics.items() for k, v in values.items()}
+        flat |= {f"validation.{m}.{k}": v for m, values in val.items() for k, v in values.items()}
         flat["churn_rate"] = result.churn_rate
         flat["roc_auc_margin_vs_baseline"] = (
             result.metrics["lightgbm"]["roc_auc"] - result.metrics["logistic_regression"]["roc_auc"]
         )
+        flat["registered.roc_auc"] = result.metrics[result.chosen]["roc_auc"]
         mlflow.log_metrics(flat)
         mlflow.log_text(result.importances.write_csv(), "evaluation/feature_importance.csv")
         _log_figure(plots.roc_figure(result.y_test, result.probabilities), "roc.png")
@@ -229,8 +326,7 @@ def train_churn_model(
             "feature_importance.png",
         )
         _log_reference(result.x_train)
-        x_example = result.x_test.head(5).to_pandas()
-        model = result.models["lightgbm"]
+        x_example = result.x_test.head(5).to_pandas()  # features only: no user id
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -249,7 +345,7 @@ def train_churn_model(
 
         version = str(info.registered_model_version)
         decision = gate(
-            client, model_name, version, result.metrics["lightgbm"]["roc_auc"], rescore, "roc_auc"
+            client, model_name, version, result.metrics[result.chosen]["roc_auc"], rescore, "roc_auc"
         )
         run = mlflow.active_run()
         assert run is not None
@@ -260,7 +356,7 @@ def train_churn_model(
             run_id=run.info.run_id,
             decision=decision,
             metrics=flat,
-            details={"training": result, "cutoff": cutoff},
+            details={"training": result, "cutoff": cutoff, "registered_family": result.chosen},
         )
     finally:
         mlflow.end_run()

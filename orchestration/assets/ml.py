@@ -4,7 +4,8 @@ Graph (all keys below; inputs are dbt assets of the private build file):
 
 * ``ml/recommender_model``  <- intermediate/int_clickstream__events_stitched, marts/mart_interaction_matrix
 * ``ml/churn_model``, ``ml/segmentation_model`` <- intermediate/int_clickstream__events_stitched, marts/dim_users
-* ``scores/user_recommendations`` <- ml/recommender_model, marts/dim_users, marts/mart_category_preferences
+* ``scores/user_recommendations`` <- ml/recommender_model, marts/dim_users, marts/mart_category_preferences,
+  marts/mart_interaction_matrix, intermediate/int_clickstream__events_stitched (users' current histories)
 * ``scores/churn_risk`` <- ml/churn_model (+ drift check ``feature_drift``)
 * ``scores/user_segments`` <- ml/segmentation_model (+ drift check ``feature_drift``)
 * ``scores/experiment_readout`` <- marts/fct_sessions
@@ -66,11 +67,14 @@ DRIFT_TAG = "beacon/trigger"
 
 
 class RecommenderTrainingConfig(dg.Config):
-    holdout_days: int = 7
+    #: The last ``test_days`` are the test period (reported metrics, the gate); the
+    #: ``validation_days`` before them decide which model is registered.
+    test_days: int = 7
+    validation_days: int = 7
     k: int = 10
-    register_model: str = "best"  # or popularity / item_cosine / als
-    factors: int = 16
-    regularization: float = 10.0
+    register_model: str = "best"  # best on validation, or popularity / item_cosine / als
+    factors: int = 8
+    regularization: float = 1.0
     alpha: float = 1.0
     iterations: int = 15
     num_threads: int = 2
@@ -155,8 +159,9 @@ def markdown_table(frame: pl.DataFrame, digits: int = 4) -> dg.MetadataValue:
     owners=OWNERS,
     kinds={"mlflow", "python", "implicit"},
     pool=DUCKDB_POOL,
-    description="Popularity, item-cosine and ALS recommenders evaluated on a temporal split; the best is "
-    "registered as beacon_recommender and becomes champion only if it beats the current one.",
+    description="Popularity, item-cosine and ALS recommenders evaluated on a train/validation/test temporal "
+    "split; the best on validation is registered as beacon_recommender (item-side state only) and becomes "
+    "champion only if it beats the current one on the same test days.",
 )
 def recommender_model(
     context: dg.AssetExecutionContext, config: RecommenderTrainingConfig, lakehouse: LakehouseResource
@@ -171,7 +176,8 @@ def recommender_model(
     outcome = train_recommender(
         interactions,
         catalogue=catalogue,
-        holdout_days=config.holdout_days,
+        test_days=config.test_days,
+        validation_days=config.validation_days,
         k=config.k,
         register=config.register_model,
         models=default_models(
@@ -187,7 +193,13 @@ def recommender_model(
     )
     context.log.info(outcome.decision.describe())
     meta = outcome_metadata(outcome, tracking)
-    meta["evaluation"] = markdown_table(outcome.details["evaluation"].metrics)
+    evaluation = outcome.details["evaluation"]
+    meta["evaluation"] = markdown_table(evaluation.metrics)  # test days
+    if evaluation.validation is not None:
+        meta["validation"] = markdown_table(
+            evaluation.validation.select("model", "selected", f"ndcg_at_{config.k}")
+        )
+    meta["registered_model_kind"] = outcome.details["registered_model"]
     meta["interactions"] = interactions.height
     return dg.MaterializeResult(metadata=meta)
 
@@ -220,6 +232,7 @@ def churn_model(
     context.log.info(outcome.decision.describe())
     meta = outcome_metadata(outcome, tracking)
     meta["cutoff"] = outcome.details["cutoff"].isoformat()
+    meta["registered_family"] = outcome.details["registered_family"]
     meta["feature_importance"] = markdown_table(outcome.details["training"].importances)
     return dg.MaterializeResult(metadata=meta)
 
@@ -258,7 +271,7 @@ def segmentation_model(
 # ----------------------------------------------------------------------------------- scoring
 @dg.asset(
     key=RECS_SCORES_KEY,
-    deps=[RECOMMENDER_KEY, USERS_KEY, PREFERENCES_KEY, INTERACTIONS_KEY],
+    deps=[RECOMMENDER_KEY, USERS_KEY, PREFERENCES_KEY, INTERACTIONS_KEY, EVENTS_KEY],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"mlflow", "python", "duckdb"},
@@ -280,6 +293,7 @@ def user_recommendations(
     recs = recommendation_scores(
         champion,
         users,
+        sources.read_interactions(db),
         k=config.k,
         recently_bought=sources.read_non_rebuyable_purchases(db),
         preferred_categories=prefs,

@@ -7,6 +7,8 @@ shares the session store and isolates itself by model name instead.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -141,3 +143,37 @@ def write_fixture_build_db(path: Path, n_users: int = 400, seed: int = 3) -> dic
 def fixture_build_db() -> Callable[..., dict[str, pl.DataFrame]]:
     """The :func:`write_fixture_build_db` builder (tests call it with their own path)."""
     return write_fixture_build_db
+
+
+PSEUDONYM = re.compile(rb"[0-9a-f]{64}")
+#: ``scan(root, identifiers) -> {file: identifiers found in it}``
+Scan = Callable[[Path, set[str]], dict[str, set[str]]]
+
+
+def _contents(path: Path) -> list[bytes]:
+    """The file's bytes, plus decompressed zip members and Parquet values (compression hides strings)."""
+    blobs = [path.read_bytes()]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            blobs += [archive.read(name) for name in archive.namelist()]
+    if path.suffix == ".parquet":
+        blobs.append(pl.read_parquet(path).cast(pl.String).write_csv().encode())
+    return blobs
+
+
+def scan_for_identifiers(root: Path, identifiers: set[str]) -> dict[str, set[str]]:
+    """``file -> pseudonyms (64 hex chars) of ``identifiers`` found in it``, for ``root`` or every file under it."""
+    wanted = {i.encode() for i in identifiers}
+    files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    found: dict[str, set[str]] = {}
+    for path in files:
+        hits = {t for blob in _contents(path) for t in PSEUDONYM.findall(blob)} & wanted
+        if hits:
+            found[path.name if path == root else str(path.relative_to(root))] = {h.decode() for h in hits}
+    return found
+
+
+@pytest.fixture
+def find_identifiers() -> Scan:
+    """The MLflow artifact scan for user pseudonyms (erasure: none may remain in MLflow)."""
+    return scan_for_identifiers

@@ -49,15 +49,22 @@ def test_ml_assets_train_score_and_check_drift(
         meta = result.asset_materializations_for_node("ml__recommender_model")[0].metadata
         assert meta["registered_version"].value == "1" and meta["promoted"].value is True
         assert meta["metric/als_vs_popularity.ndcg_at_10_margin"].value > 0
+        assert meta["registered_model_kind"].value == "als" and "validation" in meta
+        assert (
+            meta["metric/validation.als.ndcg_at_10"].value
+            > meta["metric/validation.popularity.ndcg_at_10"].value
+        )
         churn_meta = result.asset_materializations_for_node("ml__churn_model")[0].metadata
         assert churn_meta["metric/lightgbm.roc_auc"].value > 0.75
+        family = churn_meta["registered_family"].value
+        assert churn_meta["candidate_score"].value == churn_meta[f"metric/{family}.roc_auc"].value
 
         con = duckdb.connect(str(db), read_only=True)
         try:
-            recs = pl.from_arrow(con.execute("select * from scores.user_recommendations").to_arrow_table())
-            risk = pl.from_arrow(con.execute("select * from scores.churn_risk").to_arrow_table())
-            segs = pl.from_arrow(con.execute("select * from scores.user_segments").to_arrow_table())
-            ab = pl.from_arrow(con.execute("select * from scores.experiment_readout").to_arrow_table())
+            recs = pl.from_arrow(con.sql("select * from scores.user_recommendations").to_arrow_table())
+            risk = pl.from_arrow(con.sql("select * from scores.churn_risk").to_arrow_table())
+            segs = pl.from_arrow(con.sql("select * from scores.user_segments").to_arrow_table())
+            ab = pl.from_arrow(con.sql("select * from scores.experiment_readout").to_arrow_table())
         finally:
             con.close()
         assert isinstance(recs, pl.DataFrame) and isinstance(risk, pl.DataFrame)

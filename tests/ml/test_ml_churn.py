@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ml.behaviour import FEATURES, behaviour_features
-from ml.churn import LABEL, churn_dataset, train_churn
+from ml.churn import LABEL, MAX_TREES, churn_dataset, train_churn
 from ml.synthetic import START, synthetic_events
 
 
@@ -78,6 +78,15 @@ def test_lightgbm_finds_planted_churners(events) -> None:
     gbm, lr = result.metrics["lightgbm"], result.metrics["logistic_regression"]
     assert gbm["roc_auc"] >= 0.80, result.metrics
     assert lr["roc_auc"] > 0.6
+    # three disjoint user sets; LightGBM's rounds stopped early on validation; the family is
+    # chosen on validation (test metrics are reported for both, never used to choose)
+    sizes = result.sizes
+    assert sum(sizes.values()) == data.height and abs(sizes["test"] - 0.2 * data.height) <= 1
+    assert 1 <= result.models["lightgbm"].best_iteration_ < MAX_TREES
+    val = result.validation_metrics
+    assert result.chosen == max(val, key=lambda name: val[name]["roc_auc"])
+    assert result.model is result.models[result.chosen]
+    assert set(result.importances.columns) >= {"feature", "gain", "lr_standardised_coef"}
     assert 0 < gbm["brier"] < 0.25 and gbm["pr_auc"] > data[LABEL].mean()
     assert set(result.importances["feature"]) == set(FEATURES)
     assert result.importances["gain"][0] > 0

@@ -25,12 +25,20 @@ def data() -> tuple[pl.DataFrame, pl.DataFrame]:
 @pytest.fixture(scope="module")
 def evaluation(data: tuple[pl.DataFrame, pl.DataFrame]):
     inter, cat = data
-    return evaluate_models(inter, holdout_days=7, k=10, catalogue=Catalogue.from_table(cat))
+    return evaluate_models(inter, test_days=7, validation_days=7, k=10, catalogue=Catalogue.from_table(cat))
 
 
 def test_all_models_on_the_same_split_and_als_beats_popularity(evaluation) -> None:
     m = evaluation.metrics
     assert m.get_column("model").to_list() == ["popularity", "item_cosine", "als"]
+    split = evaluation.split
+    # test metrics: models fitted on train + validation, scored on the last 7 days only
+    assert split.test["occurred_at"].min() >= split.test_start > split.history["occurred_at"].max()
+    assert split.test_start - split.validation_start == dt.timedelta(days=7)
+    v = evaluation.validation
+    assert v is not None and set(v["model"]) == {"popularity", "item_cosine", "als"} and v["selected"].all()
+    assert v["eval_users"].n_unique() == 1 and v["eval_users"][0] > 300
+    assert evaluation.best_on_validation() == "als"
     assert m.get_column("eval_users").n_unique() == 1 and m["eval_users"][0] > 500
     for col in ("precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "coverage", "popularity_bias"):
         assert m.get_column(col).is_between(0.0, 1.0).all(), col
@@ -47,31 +55,79 @@ def test_evaluate_models_takes_pandas_and_arrow_with_own_column_names(data) -> N
     renamed = small.rename({"user_id": "customer", "item_id": "sku", "weight": "qty", "occurred_at": "ts"})
     models = {"popularity": PopularityRecommender()}
     cols = {"user": "customer", "item": "sku", "weight": "qty", "timestamp": "ts"}
-    base = evaluate_models(small, holdout_days=5, models=models).metrics
+    base = evaluate_models(small, test_days=5, validation_days=5, models=models).metrics
     for table in (renamed.to_pandas(), renamed.to_arrow()):
         got = evaluate_models(
-            table, holdout_days=5, models={"popularity": PopularityRecommender()}, columns=cols
+            table,
+            test_days=5,
+            validation_days=5,
+            models={"popularity": PopularityRecommender()},
+            columns=cols,
         )
         assert got.metrics.get_column("model").to_list() == ["popularity"]
         for col in base.columns[1:]:
             assert got.metrics[col][0] == pytest.approx(base[col][0], rel=1e-9), col
 
 
-def test_temporal_split_is_half_open() -> None:
+def test_temporal_split_is_three_way_and_half_open() -> None:
     t0 = dt.datetime(2026, 1, 1)
+    days = [0, 2, 3, 5, 10]
     inter = normalise_interactions(
         pl.DataFrame(
             {
-                "user_id": ["a", "a", "b"],
-                "item_id": ["x", "y", "z"],
-                "occurred_at": [t0, t0 + dt.timedelta(days=3), t0 + dt.timedelta(days=10)],
+                "user_id": ["a", "a", "b", "b", "c"],
+                "item_id": ["x", "y", "z", "w", "v"],
+                "occurred_at": [t0 + dt.timedelta(days=d) for d in days],
             }
         )
     )
-    split = temporal_split(inter, holdout_days=7)
-    assert split.cutoff == t0 + dt.timedelta(days=3)
-    assert split.train.get_column("item_id").to_list() == ["x"]
-    assert sorted(split.test.get_column("item_id").to_list()) == ["y", "z"]
+    split = temporal_split(inter, test_days=5, validation_days=2)
+    assert split.test_start == t0 + dt.timedelta(days=5) and split.validation_start == t0 + dt.timedelta(
+        days=3
+    )
+    assert split.train.get_column("item_id").to_list() == ["x", "y"]
+    assert split.validation.get_column("item_id").to_list() == ["z"]  # day 3 in, day 5 out
+    assert sorted(split.test.get_column("item_id").to_list()) == ["v", "w"]
+    assert split.history.get_column("item_id").to_list() == ["x", "y", "z"]
+    with pytest.raises(ValueError, match="test_days"):
+        temporal_split(inter, test_days=0)
+
+
+def test_als_grid_is_chosen_on_validation_only() -> None:
+    inter, cat = synthetic_interactions(n_users=500, n_items=100, n_interactions=12_000, seed=9)
+    catalogue = Catalogue.from_table(cat)
+    grid = {"factors": [4, 8], "regularization": [1.0, 30.0]}
+    base = {
+        "popularity": PopularityRecommender(catalogue=catalogue),
+        "als": ALSRecommender(catalogue=catalogue),
+    }
+    got = evaluate_models(inter, k=10, catalogue=catalogue, models=base, als_grid=grid)
+    table = got.validation
+    assert table is not None and table.filter(pl.col("model") == "als").height == 4
+    winner = table.filter((pl.col("model") == "als") & pl.col("selected")).row(0, named=True)
+    assert winner["ndcg_at_10"] == table.filter(pl.col("model") == "als")["ndcg_at_10"].max()
+    als = got.models["als"]
+    assert isinstance(als, ALSRecommender)
+    assert (als.factors, als.regularization) == (winner["param.factors"], winner["param.regularization"])
+    # the test days change nothing in the choice: scramble them and the same setting wins
+    end = got.split.test_start
+    scrambled = inter.with_columns(
+        pl.when(pl.col("occurred_at") >= end)
+        .then(pl.col("item_id").shuffle(seed=1))
+        .otherwise(pl.col("item_id"))
+    )
+    again = evaluate_models(
+        scrambled,
+        k=10,
+        catalogue=catalogue,
+        models={
+            "popularity": PopularityRecommender(catalogue=catalogue),
+            "als": ALSRecommender(catalogue=catalogue),
+        },
+        als_grid=grid,
+    )
+    assert again.validation is not None and again.validation.equals(table)
+    assert again.metrics["ndcg_at_10"].to_list() != got.metrics["ndcg_at_10"].to_list()
 
 
 def _tiny() -> tuple[pl.DataFrame, Catalogue]:
@@ -181,3 +237,43 @@ def test_als_uses_implicit_and_stays_reproducible() -> None:
     u2, i2 = fit_als_factors(matrix, **params)
     assert u1.shape == (matrix.shape[0], 8) and i1.shape == (matrix.shape[1], 8)
     assert np.allclose(u1 @ i1.T, u2 @ i2.T, atol=1e-4)
+
+
+def test_als_user_factors_are_implicits_recalculate_user() -> None:
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    inter, _ = synthetic_interactions(n_users=300, n_items=80, n_interactions=6000, seed=6)
+    model = ALSRecommender(factors=8, regularization=1.0, iterations=5, log_weights=False).fit(inter)
+    matrix = build_matrix(normalise_interactions(inter))
+    users = matrix.users.head(25)
+    ours = model.recommend(users, k=5, exclude="none")
+    lib = AlternatingLeastSquares(factors=8, regularization=1.0, num_threads=1)
+    lib.item_factors = model.item_factors_
+    ids, _ = lib.recommend(
+        np.arange(25), matrix.matrix[:25], N=5, recalculate_user=True, filter_already_liked_items=False
+    )
+    expected = matrix.items.gather(ids.ravel()).to_list()
+    assert ours.sort("user_id", "rank")["item_id"].to_list() == expected
+
+
+def test_pickled_recommenders_hold_no_user_data(data) -> None:
+    import pickle
+
+    inter, cat = data
+    catalogue = Catalogue.from_table(cat)
+    users = inter["user_id"].unique().sort()
+    for model in (
+        PopularityRecommender(catalogue=catalogue),
+        ItemCosineRecommender(catalogue=catalogue),
+        ALSRecommender(catalogue=catalogue, iterations=3),
+    ):
+        model.fit(inter)
+        blob = pickle.dumps(model)
+        assert users[0].encode() in pickle.dumps(model.history_)  # the probe can fail...
+        assert not any(u.encode() in blob for u in users.head(200).to_list()), model.name  # ...but finds none
+        loaded = pickle.loads(blob)
+        with pytest.raises(ValueError, match="history"):
+            loaded.recommend(users.head(3))
+        # given the users' history, the loaded model recommends exactly what the fitted one does
+        some = users.head(50)
+        assert loaded.recommend(some, history=inter).equals(model.recommend(some))

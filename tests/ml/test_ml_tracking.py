@@ -14,7 +14,9 @@ from mlflow import MlflowClient
 from ml.behaviour import FEATURES, behaviour_features, latest_event_time
 from ml.catalogue import Catalogue
 from ml.drift import PSI_THRESHOLD
+from ml.interactions import normalise_interactions
 from ml.recommend import ALSRecommender, PopularityRecommender
+from ml.recommender_pyfunc import request_frame
 from ml.scoring import (
     champion_profiles,
     churn_scores,
@@ -82,14 +84,23 @@ def test_recommender_champion_moves_only_when_better(mlflow_config: TrackingConf
     } <= set(run_data.metrics)
     assert "plots/precision_at_k.png" in {a.path for a in client.list_artifacts(worse.run_id, "plots")}
 
-    # scoring loads @champion (v2, ALS) and returns k items per user, with signature-checked input
+    # what is registered is the evaluated model (trained before the test days), and says so
+    assert run_data.params["trained_until"] == run_data.params["test_start"]
+    assert run_data.tags["registration.policy"].startswith("evaluated_model")
+    assert {"validation.als.ndcg_at_10", "validation.popularity.ndcg_at_10"} <= set(run_data.metrics)
+
+    # scoring loads @champion (v2, ALS) and returns k items per user from the users' history
     champion = load_champion(name, config=mlflow_config)
     assert champion.version == "2"
     users = inter.get_column("user_id").unique().sort().head(20)
-    recs = champion.model.predict(pd.DataFrame({"user_id": users.to_list()}), params={"k": 5})
+    history = normalise_interactions(inter)
+    recs = champion.model.predict(request_frame(history, users), params={"k": 5})
     assert len(recs) == 100 and set(recs["source"]) == {"als"}
+    # without history the (user-free) model can only treat them as cold-start users
+    cold = champion.model.predict(pd.DataFrame({"user_id": users.to_list()}), params={"k": 5})
+    assert set(cold["source"]) == {"trending"}
     stamped = recommendation_scores(
-        champion, pl.DataFrame({"user_id": [*users.to_list(), "cold-user"]}), k=10
+        champion, pl.DataFrame({"user_id": [*users.to_list(), "cold-user"]}), history, k=10
     )
     assert stamped.group_by("user_id").len()["len"].max() == 10
     assert set(stamped["model_version"]) == {"2"}
@@ -103,6 +114,16 @@ def test_churn_and_segments_register_score_and_detect_drift(mlflow_config: Track
     outcome = train_churn_model(events, model_name=churn_name, config=mlflow_config)
     assert outcome.version == "1" and outcome.promoted
     assert outcome.metrics["lightgbm.roc_auc"] > 0.75 and outcome.metrics["logistic_regression.roc_auc"] > 0.6
+    # the family with the better VALIDATION ROC-AUC is the one registered, and the run says why
+    family = outcome.details["registered_family"]
+    other = {"lightgbm", "logistic_regression"} - {family}
+    assert (
+        outcome.metrics[f"validation.{family}.roc_auc"]
+        >= outcome.metrics[f"validation.{other.pop()}.roc_auc"]
+    )
+    assert outcome.decision.candidate_score == outcome.metrics[f"{family}.roc_auc"]
+    run = client.get_run(outcome.run_id).data
+    assert run.params["registered_family"] == family and run.tags["family_choice"].startswith(family)
     plots = {a.path for a in client.list_artifacts(outcome.run_id, "plots")}
     assert {"plots/roc.png", "plots/pr.png", "plots/calibration.png", "plots/feature_importance.png"} <= plots
     mv = client.get_model_version(churn_name, "1")
