@@ -8,13 +8,16 @@ export DAGSTER_HOME ?= $(BEACON_DATA_DIR)/dagster
 # uv is fetched from PyPI with pip if the machine lacks it; it installs the locked versions.
 UV := $(shell command -v uv 2>/dev/null || echo $(VENV)-tools/bin/uv)
 PYTEST_ARGS ?=
+# Two workers (this machine has 2 cores); a module's tests stay on one worker so its fixtures build once.
+XDIST ?= -n 2 --dist loadscope
 
-.PHONY: install demo test test-fast ui bench lint docs dbt-docs gx-docs clean help
+.PHONY: install demo test test-fast ui bench lint docs dbt-docs gx-docs clean help bi bi-stop
 
 help:
 	@echo "make demo   - install, generate the demo data, materialise every asset, print what was built"
 	@echo "make test   - install if needed, run the whole test suite"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make bi     - Superset with Beacon's dashboards on http://127.0.0.1:8088 (read-only on marts.duckdb; run make demo first)"
 	@echo "make bench  - run the scripts in bench/ and print their figures"
 	@echo "make lint   - ruff"
 	@echo "make docs / dbt-docs / gx-docs - contracts doc, dbt docs site, GX Data Docs"
@@ -34,14 +37,20 @@ demo: install
 	$(BIN)/beacon demo
 
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: install
-	$(BIN)/pytest -m "not slow and not e2e and not spark and not bi and not services" $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) -m "not slow and not e2e and not spark and not bi and not services" $(PYTEST_ARGS)
 
 ui: install
 	$(PY) -c "from lakehouse.config import paths; from orchestration.demo import ensure_dagster_home; ensure_dagster_home(paths())"
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+bi: install
+	$(PY) -m lakehouse.bi.setup
+
+bi-stop: install
+	$(PY) -m lakehouse.bi.setup stop
 
 bench: install
 	@for script in bench/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -60,7 +60,7 @@ import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -493,3 +493,44 @@ def rollback(published_db: Path, *, lock_timeout_s: float = 60.0) -> RollbackRes
     return RollbackResult(
         published_path=published_db, previous_path=prev, run_id=publication_run_id(published_db)
     )
+
+
+def rewrite_published(
+    published_db: Path,
+    rewrite: Callable[[Path, Path], Mapping[str, int]],
+    *,
+    lock_timeout_s: float = 60.0,
+) -> dict[str, dict[str, int]]:
+    """Replace the published file AND its kept ``previous`` generation by rewritten copies (erasure).
+
+    ``rewrite(source, target)`` writes a fresh ``target`` from ``source`` (which it must not change)
+    and returns what it removed per table. Under the publish lock, each existing generation is
+    rewritten into a temporary file beside it and renamed over it: like a publish, readers that
+    have the old file open keep their snapshot until they reconnect, new connections see the
+    rewritten file, nobody sees a partial one. Unlike a publish, the current file does NOT become
+    ``previous`` (that would keep exactly what is being erased one rollback away), so the
+    rollback generation is rewritten too. Returns the removals per rewritten file name.
+    """
+    published_db = Path(published_db).resolve()
+    done: dict[str, dict[str, int]] = {}
+    with _publish_lock(published_db, lock_timeout_s):
+        _remove_stale_temp_files(published_db)
+        for current in (published_db, previous_path(published_db)):
+            if not current.exists():
+                continue
+            if wal_path(current).exists():
+                raise PublishError(f"{wal_path(current)} exists: {current} was opened for writing")
+            token = uuid.uuid4().hex[:12]
+            temp = published_db.with_name(f".{published_db.stem}.publishing-rewrite-{token}{current.suffix}")
+            try:
+                removed = dict(rewrite(current, temp))
+                if wal_path(temp).exists():
+                    raise PublishError(f"{wal_path(temp)} survived the rewrite")
+                _fsync(temp)
+                os.replace(temp, current)
+                _fsync(current.parent)
+            finally:
+                temp.unlink(missing_ok=True)
+                wal_path(temp).unlink(missing_ok=True)
+            done[current.name] = removed
+    return done

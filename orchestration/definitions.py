@@ -3,7 +3,7 @@
 import dagster as dg
 
 from orchestration import pipeline
-from orchestration.assets import bronze, marts, ml, quality
+from orchestration.assets import bronze, marts, ml, privacy, quality, realtime
 from orchestration.resources import default_resources
 
 defs = quality.with_freshness_policies(
@@ -13,6 +13,8 @@ defs = quality.with_freshness_policies(
         marts.defs,
         quality.defs,
         ml.defs,
+        privacy.defs,
+        realtime.defs,
         pipeline.defs,
     )
 )

@@ -5,9 +5,9 @@ Runs go through the Dagster instance under ``$DAGSTER_HOME`` (``$BEACON_DATA_DIR
 
 1. generate the data set (skipped when the landing folder already holds the same one: the
    generator is deterministic, and landing would skip the files anyway);
-2. land each delivery day (one ``bronze_landing_job`` run per day partition; days already landed
-   cost nothing, so a second ``make demo`` adds no row), with the bronze GX checks on the last
-   ``CHECKED_DAYS`` days;
+2. land every delivery day in ONE run (the bronze assets backfill a range in a single run), with
+   the bronze GX checks validating every day of the range; files already landed cost nothing, so
+   a second ``make demo`` adds no row;
 3. one run over the whole day range for everything downstream: the incremental dbt models (a
    single-run backfill), the other marts, model training, scores and the publication, with
    ``reference_date`` the day after the data ends (the demo data lies in the past).
@@ -26,7 +26,6 @@ import dagster as dg
 from lakehouse.config import DataPaths, paths
 
 DEMO_START = dt.date(2026, 1, 1)
-CHECKED_DAYS = 7
 _RANGE_START = "dagster/asset_partition_range_start"
 _RANGE_END = "dagster/asset_partition_range_end"
 
@@ -103,34 +102,29 @@ def run_demo(users: int, homes: int, days: int, seed: int) -> int:
     t0 = time.monotonic()
     _generate_if_needed(p, users, homes, days, seed)
 
-    # Validating a delivery day with GX costs several seconds; the demo validates the last
-    # CHECKED_DAYS days (what the daily schedule would have checked this week) and lands the
-    # older history without per-day bronze checks, to stay within its time budget.
     bronze = dg.AssetSelection.groups("bronze")
-    unchecked = dg.define_asset_job(
-        "beacon_demo_landing_unchecked", selection=bronze.without_checks(), partitions_def=DAILY_PARTITIONS
-    )
     build_job = dg.define_asset_job(
         "beacon_demo_build", selection=dg.AssetSelection.all() - bronze, partitions_def=DAILY_PARTITIONS
     )
-    demo_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[unchecked, build_job]))
-    landing_job = demo_defs.resolve_job_def("bronze_landing_job")
-    unchecked_job = demo_defs.resolve_job_def("beacon_demo_landing_unchecked")
+    demo_defs = dg.Definitions.merge(defs, dg.Definitions(jobs=[build_job]))
     day_keys = delivery_days(p)
+    if not day_keys:
+        print(f"[demo] no landing files under {p.landing}")
+        return 1
     t_land = time.monotonic()
-    for i, day in enumerate(day_keys):
-        job = landing_job if i >= len(day_keys) - CHECKED_DAYS else unchecked_job
-        result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False)
-        if not result.success:
-            print(f"[demo] landing {day} FAILED (run {result.run_id}): see `make ui`")
-            return 1
-        failed = _check_failures(result)
-        if failed:
-            print(f"[demo] landing {day}: blocking bronze checks failed: {', '.join(failed)}")
-            return 1
+    result = demo_defs.resolve_job_def("bronze_landing_job").execute_in_process(
+        instance=instance, tags={_RANGE_START: day_keys[0], _RANGE_END: day_keys[-1]}, raise_on_error=False
+    )
+    if not result.success:
+        print(f"[demo] landing {day_keys[0]}..{day_keys[-1]} FAILED (run {result.run_id}): see `make ui`")
+        return 1
+    failed = _check_failures(result)
+    if failed:
+        print(f"[demo] landing: blocking bronze checks failed: {', '.join(failed)}")
+        return 1
     print(
-        f"[demo] landed {len(day_keys)} delivery days in {time.monotonic() - t_land:.0f} s "
-        f"(bronze GX checks on the last {min(CHECKED_DAYS, len(day_keys))})"
+        f"[demo] landed {len(day_keys)} delivery days in one run in {time.monotonic() - t_land:.0f} s "
+        "(bronze GX checks on every day)"
     )
 
     reference = (dt.date.fromisoformat(day_keys[-1]) + dt.timedelta(days=1)).isoformat()

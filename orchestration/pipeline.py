@@ -30,7 +30,7 @@ def mart_keys() -> list[dg.AssetKey]:
 # Scheduled by ``beacon_daily_job`` rather than an automation condition, so it runs exactly once
 # per daily refresh and never on its own between the marts and the scores.
 published_marts = build_publish_asset(
-    [*mart_keys(), *SCORE_KEYS], schemas=("marts", "scores"), automation_condition=None
+    [*mart_keys(), *SCORE_KEYS], schemas=("marts", "scores", "public"), automation_condition=None
 )
 
 # Bronze is part of the daily run although its sensor and schedule land files as they come:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,8 +63,21 @@ def mtime_date(mtime_ns: int) -> dt.date:
     return dt.datetime.fromtimestamp(mtime_ns / 1e9, tz=dt.UTC).date()
 
 
-def discover_native(landing: Path, partition: dt.date | None = None) -> list[LandingFile]:
-    """Files of Beacon's own sources, in delivery-day folders (optionally one day only)."""
+Days = dt.date | Collection[dt.date] | None
+
+
+def _day_set(partition: Days) -> set[dt.date] | None:
+    """None (every day), or the set of delivery days asked for (one day or a range of days)."""
+    if partition is None:
+        return None
+    if isinstance(partition, dt.date):
+        return {partition}
+    return set(partition)
+
+
+def discover_native(landing: Path, partition: Days = None) -> list[LandingFile]:
+    """Files of Beacon's own sources, in delivery-day folders (optionally some days only)."""
+    days = _day_set(partition)
     found: list[LandingFile] = []
     for source, patterns in NATIVE_SOURCES.items():
         root = landing / source
@@ -71,7 +85,7 @@ def discover_native(landing: Path, partition: dt.date | None = None) -> list[Lan
             continue
         for day_dir in sorted(p for p in root.iterdir() if p.is_dir()):
             day = _day(day_dir.name)
-            if day is None or (partition is not None and day != partition):
+            if day is None or (days is not None and day not in days):
                 continue
             files = sorted({f for pattern in patterns for f in day_dir.glob(pattern) if f.is_file()})
             for f in files:
@@ -92,12 +106,13 @@ def import_folders(landing: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_dir() and (p / MAPPING_FILE).is_file())
 
 
-def discover_imports(landing: Path, partition: dt.date | None = None) -> tuple[list[LandingFile], list[str]]:
+def discover_imports(landing: Path, partition: Days = None) -> tuple[list[LandingFile], list[str]]:
     """A user's export files, matched by their mapping's ``file_glob``; delivery day = mtime (UTC).
 
     A folder whose mapping does not load is reported (second value) and left in place, so one
     broken mapping does not stop the other sources from landing.
     """
+    days = _day_set(partition)
     found: list[LandingFile] = []
     problems: list[str] = []
     folders = import_folders(landing)
@@ -119,7 +134,7 @@ def discover_imports(landing: Path, partition: dt.date | None = None) -> tuple[l
         for f in sorted(p for p in folder.glob(mapping.file_glob) if p.is_file() and p.name != MAPPING_FILE):
             st = f.stat()
             day = mtime_date(st.st_mtime_ns)
-            if partition is not None and day != partition:
+            if days is not None and day not in days:
                 continue
             found.append(
                 LandingFile(
@@ -136,8 +151,8 @@ def discover_imports(landing: Path, partition: dt.date | None = None) -> tuple[l
     return found, problems
 
 
-def discover(landing: Path, partition: dt.date | None = None) -> tuple[list[LandingFile], list[str]]:
-    """Every landing file (of one delivery day when ``partition`` is given), native then imports,
+def discover(landing: Path, partition: Days = None) -> tuple[list[LandingFile], list[str]]:
+    """Every landing file (of the given delivery day or days, if any), native then imports,
     and the problems that kept import folders from being read."""
     imports, problems = discover_imports(landing, partition)
     return discover_native(landing, partition) + imports, problems

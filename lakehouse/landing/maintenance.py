@@ -14,6 +14,7 @@ from typing import Any
 from lakehouse import storage
 from lakehouse.config import DataPaths
 from lakehouse.landing.schemas import (
+    KEY_INDEX_TABLES,
     LEDGER_TABLE,
     PARTITION_COLUMN,
     QUARANTINE_PARTITION,
@@ -27,6 +28,7 @@ PARTITIONED_BY: dict[str, str | None] = {
     **{name: PARTITION_COLUMN for _, name in TABLES.values()},
     QUARANTINE_TABLE: QUARANTINE_PARTITION,
     LEDGER_TABLE: None,
+    **dict.fromkeys(KEY_INDEX_TABLES.values()),  # key indexes: unpartitioned, one file per chunk landed
 }
 
 
@@ -77,5 +79,5 @@ def maintain_bronze(
     max_files_per_partition: int = DEFAULT_MAX_FILES_PER_PARTITION,
     retention_hours: int | None = None,
 ) -> list[MaintenanceResult]:
-    """Compaction and vacuum of every bronze table (data, quarantine, ledger)."""
+    """Compaction and vacuum of every bronze table (data, quarantine, ledger, key indexes)."""
     return [maintain_table(paths, name, max_files_per_partition, retention_hours) for name in PARTITIONED_BY]

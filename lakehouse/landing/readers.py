@@ -10,15 +10,21 @@ number, and only lines that are valid JSON objects are decoded.
 from __future__ import annotations
 
 import gzip
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from lakehouse.contracts import Contract
 
+#: DuckDB threads for JSON decoding. Landing decodes the next file in a reader thread while
+#: the current one is validated and written: one thread here leaves the other core to that work
+#: instead of making two thread pools fight over it.
+JSON_THREADS = int(os.environ.get("BEACON_LANDING_JSON_THREADS", "1"))
 LINE = "_source_line"
 RAW = "_raw"
 REASON = "reason"
@@ -41,35 +47,50 @@ def empty_rejected() -> pl.DataFrame:
     return pl.DataFrame(schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String})
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, gunzipped when it is gzip (by magic number, not by name)."""
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _corrupt(path: Path | None, exc: BaseException) -> ValueError:
+    return ValueError(
+        f"{path or 'input'}: gzip stream is corrupt or truncated ({exc}); re-deliver the file, "
+        "it was not landed and will be picked up again"
+    )
+
+
+def gunzip(data: bytes, path: Path | None = None) -> bytes:
+    """``data`` decompressed when it is gzip (by magic number, not by name), else as is."""
+    if data[:2] == GZIP_MAGIC:
         try:
             return gzip.decompress(data)
         except (OSError, EOFError) as exc:
-            raise ValueError(
-                f"{path}: gzip stream is corrupt or truncated ({exc}); re-deliver the file, "
-                "it was not landed and will be picked up again"
-            ) from exc
+            raise _corrupt(path, exc) from exc
     return data
 
 
-def split_lines(data: bytes, first_line: int = 1) -> pl.DataFrame:
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped when it is gzip (by magic number, not by name)."""
+    return gunzip(path.read_bytes(), path)
+
+
+_EMPTY_LINES = {LINE: pl.Int64, RAW: pl.String}
+
+
+def split_lines(data: bytes, first_line: int = 1, path: Path | None = None) -> pl.DataFrame:
     """Physical lines with their 1-based numbers, split in Rust (no Python loop over lines).
 
     Polars' CSV reader with a separator that cannot occur in text (NUL) and no quoting reads
-    each line as one field, keeping empty lines (as empty strings), in parallel. A file that does
-    contain NUL bytes takes a slower exact path so no line is cut at the NUL. A final newline
-    does not start an extra line; ``\\r\\n`` endings are normalised. Bytes that are not UTF-8 are
-    replaced (U+FFFD), so such a line is still counted and, failing to parse, quarantined.
+    each line as one field, keeping empty lines (as empty strings), in parallel; it also inflates
+    gzip itself (multi-member streams included), and refuses a truncated or corrupt stream. A
+    file that does contain NUL bytes (polars then sees two fields on a line and refuses it) takes
+    a slower exact path so no line is cut at the NUL. A final newline does not start an extra
+    line; ``\\r\\n`` endings are normalised. Bytes that are not UTF-8 are replaced (U+FFFD), so such
+    a line is still counted and, failing to parse, quarantined.
     """
     if not data:
-        return pl.DataFrame(schema={LINE: pl.Int64, RAW: pl.String})
-    if b"\x00" in data:
-        text = data.decode("utf-8", errors="replace").removesuffix("\n")
-        frame = pl.DataFrame({RAW: pl.Series(RAW, [text]).str.split("\n").explode()})
-    else:
+        return pl.DataFrame(schema=_EMPTY_LINES)
+    if data[:2] != GZIP_MAGIC and b"\x00" in data:
+        return _nul_lines(data, first_line)
+    try:
         frame = pl.read_csv(
             data,
             has_header=False,
@@ -78,6 +99,15 @@ def split_lines(data: bytes, first_line: int = 1) -> pl.DataFrame:
             encoding="utf8-lossy",
             schema={RAW: pl.String},
         )
+    except pl.exceptions.NoDataError:
+        return pl.DataFrame(schema=_EMPTY_LINES)
+    except OSError as exc:  # truncated or corrupt gzip
+        raise _corrupt(path, exc) from exc
+    except pl.exceptions.ComputeError:
+        # a NUL byte inside a line (or a stream polars cannot inflate): the exact path decides
+        if data[:2] == GZIP_MAGIC:
+            return split_lines(gunzip(data, path), first_line, path)
+        return _nul_lines(data, first_line)
     frame = frame.with_columns(pl.col(RAW).fill_null("").str.strip_suffix("\r"))
     return (
         frame.with_row_index(LINE, offset=first_line)
@@ -86,43 +116,69 @@ def split_lines(data: bytes, first_line: int = 1) -> pl.DataFrame:
     )
 
 
+def _nul_lines(data: bytes, first_line: int) -> pl.DataFrame:
+    text = data.decode("utf-8", errors="replace").removesuffix("\n")
+    frame = pl.DataFrame({RAW: pl.Series(RAW, [text]).str.split("\n").explode()})
+    return (
+        frame.with_columns(pl.col(RAW).fill_null("").str.strip_suffix("\r"))
+        .with_row_index(LINE, offset=first_line)
+        .with_columns(pl.col(LINE).cast(pl.Int64))
+        .select(LINE, RAW)
+    )
+
+
+def _register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    arrow = frame.to_arrow()
+    con.register(name, pa.Table.from_batches(arrow.to_batches(max_chunksize=32_768), arrow.schema))
+
+
 def parse_json_lines(lines: pl.DataFrame, contract: Contract) -> RawChunk:
-    """Decode JSON-object lines into the contract's columns as text; reject everything else."""
-    con = duckdb.connect()
+    """Decode JSON-object lines into the contract's columns as text; reject everything else.
+
+    Two vectorised DuckDB passes: first which lines are valid JSON objects (cheap), then the
+    contract's fields of those lines only (one parse each, every field extracted at once). No
+    line is dropped: each one is a record or a rejected line with its reason.
+    """
+    con = duckdb.connect(config={"threads": JSON_THREADS})
     try:
-        con.register("lines", lines.select(LINE, RAW).to_arrow())
+        _register(con, "lines", lines.select(LINE, RAW))
+        # A valid JSON text that starts with "{" is an object: no second parse to ask its type.
+        flags = con.sql(
+            f"SELECT {LINE}, json_valid({RAW}) AS ok, starts_with(ltrim({RAW}), '{{') AS obj FROM lines"
+        ).pl()
+        # DuckDB keeps insertion order for a plain projection; checked, since rows are matched by position.
+        if flags.height != lines.height or not (flags[LINE] == lines[LINE]).all():
+            raise RuntimeError(
+                "JSON decoding changed the order of lines; this is a Beacon bug, please report it"
+            )
+        good = flags["ok"] & flags["obj"]
+        good_lines = lines.filter(good)
         paths = ", ".join(f"'$.\"{n}\"'" for n in contract.names)
         cols = ", ".join(f'vals[{i + 1}] AS "{n}"' for i, n in enumerate(contract.names))
-        # A valid JSON text that starts with "{" is an object: no second parse to ask its type.
-        parsed = con.sql(
-            f"""
-            WITH d AS (
-              SELECT {LINE}, json_valid({RAW}) AS ok, starts_with(ltrim({RAW}), '{{') AS obj,
-                     CASE WHEN json_valid({RAW}) AND starts_with(ltrim({RAW}), '{{')
-                          THEN json_extract_string({RAW}, [{paths}]) END AS vals
-              FROM lines
-            )
-            SELECT {LINE}, ok, obj, {cols} FROM d
-            """
+        _register(con, "good", good_lines.select(LINE, RAW))
+        fields = con.sql(
+            f"SELECT {LINE} AS __line, {cols} FROM "
+            f"(SELECT {LINE}, json_extract_string({RAW}, [{paths}]) AS vals FROM good)"
         ).pl()
     finally:
         con.close()
-    # DuckDB keeps insertion order for a plain projection; checked, since raw lines are re-attached by position.
-    if parsed.height != lines.height or not (parsed[LINE] == lines[LINE]).all():
+    if fields.height != good_lines.height or not (fields["__line"] == good_lines[LINE]).all():
         raise RuntimeError("JSON decoding changed the order of lines; this is a Beacon bug, please report it")
-    parsed = parsed.with_columns(lines[RAW])
-    good = pl.col("ok") & pl.col("obj")
-    rejected = parsed.filter(~good).select(
-        LINE,
-        RAW,
-        pl.when(pl.col(RAW).str.strip_chars() == "")
-        .then(pl.lit("malformed_json[line]: empty line"))
-        .when(~pl.col("ok"))
-        .then(pl.lit("malformed_json[line]: not valid JSON (truncated or corrupt line)"))
-        .otherwise(pl.lit("malformed_json[line]: valid JSON but not an object ({...})"))
-        .alias(REASON),
+    records = fields.drop("__line").hstack(good_lines.select(LINE, RAW)).select(*contract.names, LINE, RAW)
+    rejected = (
+        lines.filter(~good)
+        .with_columns(flags["ok"].filter(~good))
+        .select(
+            LINE,
+            RAW,
+            pl.when(pl.col(RAW).str.strip_chars() == "")
+            .then(pl.lit("malformed_json[line]: empty line"))
+            .when(~pl.col("ok"))
+            .then(pl.lit("malformed_json[line]: not valid JSON (truncated or corrupt line)"))
+            .otherwise(pl.lit("malformed_json[line]: valid JSON but not an object ({...})"))
+            .alias(REASON),
+        )
     )
-    records = parsed.filter(good).select(*contract.names, LINE, RAW)
     return RawChunk(records=records, rejected=rejected)
 
 
@@ -188,7 +244,7 @@ def parse_csv_lines(lines: pl.DataFrame, contract: Contract, path: Path) -> RawC
 def read_native(path: Path, contract: Contract) -> RawChunk:
     """Read a generator/collector file in Beacon's own format (JSON lines or CSV, maybe gzipped)."""
     name = path.name.lower().removesuffix(".gz")
-    lines = split_lines(read_bytes(path))
+    lines = split_lines(path.read_bytes(), path=path)
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return parse_json_lines(lines, contract)
     if name.endswith(".csv"):

@@ -28,6 +28,8 @@ TABLES: dict[str, tuple[Contract, str]] = {
 }
 QUARANTINE_TABLE = "quarantine"
 LEDGER_TABLE = "_landing_log"
+#: bronze table -> its key index (key -> event_date of every landed row), used for de-duplication
+KEY_INDEX_TABLES: dict[str, str] = {name: f"_{name}_keys" for _, name in TABLES.values()}
 
 #: identifier columns pseudonymised at landing, per contract
 IDENTIFIERS: dict[str, tuple[str, ...]] = {
@@ -35,6 +37,16 @@ IDENTIFIERS: dict[str, tuple[str, ...]] = {
     "sensors": ("home_id", "user_id"),
 }
 ALL_IDENTIFIER_KEYS: tuple[str, ...] = ("user_id", "anonymous_id", "home_id")
+
+
+def key_index_schema(contract: Contract) -> pl.Schema:
+    """The key index of a bronze table: one row per landed record, its key and event date.
+
+    De-duplication looks a batch's keys up here instead of in the data partitions, so an event
+    re-delivered with another event date (a client clock resend) is still found, while reading
+    one narrow column instead of whole partitions.
+    """
+    return pl.Schema({contract.key: pl.String(), PARTITION_COLUMN: pl.Date()})
 
 
 def bronze_schema(contract: Contract) -> pl.Schema:
@@ -83,14 +95,23 @@ LEDGER_SCHEMA = pl.Schema(
 )
 
 
-def cast_to(frame: pl.DataFrame, schema: pl.Schema) -> pa.Table:
-    """Select ``schema``'s columns in order with its types, as Arrow (string columns as large_string
-    are normalised to plain strings so every write has the same Delta schema)."""
+def cast_frame(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """Select ``schema``'s columns in order with its types (strict: a value that does not fit fails)."""
     missing = [c for c in schema.names() if c not in frame.columns]
     if missing:
         raise ValueError(f"frame lacks columns {missing} of the bronze schema; this is a landing bug")
-    out = frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
-    table = out.to_arrow()
+    return frame.select([pl.col(c).cast(t, strict=True) for c, t in schema.items()])
+
+
+def arrow_schema(schema: pl.Schema) -> pa.Schema:
+    """The Arrow schema a Delta table of ``schema`` is created and committed with."""
+    return cast_to(pl.DataFrame(schema=schema), schema).schema
+
+
+def cast_to(frame: pl.DataFrame, schema: pl.Schema) -> pa.Table:
+    """Select ``schema``'s columns in order with its types, as Arrow (string columns as large_string
+    are normalised to plain strings so every write has the same Delta schema)."""
+    table = cast_frame(frame, schema).to_arrow()
     fields = [
         pa.field(
             f.name,

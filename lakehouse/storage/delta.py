@@ -11,8 +11,11 @@ Filters are engine-neutral DNF-free conjunctions: a list of ``(column, op, value
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
+import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+from deltalake.transaction import AddAction
 
 #: Files older than this (hours) that no table version still needs are deleted by :func:`vacuum`.
 #: A week leaves time travel for a week of debugging; override with $BEACON_VACUUM_RETENTION_HOURS.
@@ -192,11 +196,124 @@ def write_partitions(
     return DeltaTable(str(path)).version()
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """A Parquet file written under a table's folder but not yet part of any version."""
+
+    path: str  # relative to the table root, as the Delta log records it
+    size: int
+    partition_values: dict[str, str | None]
+    num_records: int
+    null_counts: dict[str, int]
+    modification_time: int
+
+
+def _partition_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def stage_files(
+    path: PathLike, data: pa.Table | pl.DataFrame, partition_by: Sequence[str] | None = None
+) -> list[StagedFile]:
+    """Write ``data`` as Parquet files under the table's folder (one per partition) WITHOUT committing.
+
+    Why: a long landing run stages its rows chunk by chunk (memory stays bounded by the chunk)
+    and then makes all of them visible in ONE commit (:func:`commit_staged`). Until that commit,
+    no reader sees the files; a writer killed before it leaves files the log never references,
+    which :func:`vacuum` (full) deletes after the retention. Partition columns are not stored
+    in the files (the Delta convention: their values live in the log).
+    """
+    frame = pl.from_arrow(data) if isinstance(data, pa.Table) else data
+    assert isinstance(frame, pl.DataFrame)
+    if frame.height == 0:
+        return []
+    parts = list(partition_by or [])
+    groups = frame.partition_by(parts, as_dict=True, maintain_order=True) if parts else {(): frame}
+    staged: list[StagedFile] = []
+    for values, group in groups.items():
+        values_text = {c: _partition_text(v) for c, v in zip(parts, values, strict=True)}
+        folder = "/".join(
+            f"{c}={'__HIVE_DEFAULT_PARTITION__' if v is None else v}" for c, v in values_text.items()
+        )
+        rel = (f"{folder}/" if folder else "") + f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+        target = Path(path) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        body = group.drop(parts)
+        body.write_parquet(target, compression="snappy", statistics=True, row_group_size=256_000)
+        st = target.stat()
+        staged.append(
+            StagedFile(
+                rel,
+                st.st_size,
+                values_text,
+                body.height,
+                dict(zip(body.columns, body.null_count().row(0), strict=True)),
+                st.st_mtime_ns // 1_000_000,
+            )
+        )
+    return staged
+
+
+def commit_staged(
+    path: PathLike,
+    staged: Sequence[StagedFile],
+    schema: pa.Schema,
+    partition_by: Sequence[str] | None = None,
+    *,
+    commit_metadata: Mapping[str, str] | None = None,
+    transactions: Sequence[str] | None = None,
+) -> int:
+    """Append the ``staged`` files to the table in ONE commit (with metadata and transaction ids)."""
+    actions = [
+        AddAction(
+            f.path,
+            f.size,
+            f.partition_values,
+            f.modification_time,
+            True,
+            json.dumps({"numRecords": f.num_records, "nullCount": f.null_counts}),
+        )
+        for f in staged
+    ]
+    props = CommitProperties(
+        custom_metadata=dict(commit_metadata or {}),
+        app_transactions=[Transaction(app_id=t, version=1) for t in transactions or []] or None,
+    )
+    _table(path).create_write_transaction(
+        actions,
+        "append",
+        schema,
+        partition_by=list(partition_by) if partition_by else None,
+        commit_properties=props,
+    )
+    return DeltaTable(str(path)).version()
+
+
+def discard_staged(path: PathLike, staged: Sequence[StagedFile]) -> None:
+    """Delete staged files that will not be committed (e.g. the rows of a file that failed mid-way)."""
+    for f in staged:
+        (Path(path) / f.path).unlink(missing_ok=True)
+
+
 def transaction_version(path: PathLike, app_id: str) -> int | None:
     """The version recorded for an application transaction id, or None if never committed."""
     if not table_exists(path):
         return None
     return DeltaTable(str(path)).transaction_version(app_id)
+
+
+def transaction_versions(path: PathLike, app_ids: Sequence[str]) -> dict[str, int | None]:
+    """:func:`transaction_version` of many ids with one table load (a run asks for every file)."""
+    if not table_exists(path):
+        return dict.fromkeys(app_ids)
+    table = DeltaTable(str(path))
+    return {a: table.transaction_version(a) for a in app_ids}
 
 
 def history(path: PathLike, limit: int | None = None) -> list[dict[str, Any]]:

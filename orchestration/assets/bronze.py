@@ -10,7 +10,10 @@ table: the Dagster partition says which files were landed, not which event dates
 One run lands the three tables together (one multi-asset, not subsettable) because a file's
 valid rows and its quarantined rows must be accounted for in the same run. Re-running a
 partition is safe: files already in the landing ledger are skipped, so the tables do not
-change. The sensor notices new files (including a renamed copy, which is recorded as a
+change. A backfill of many days is ONE run (``BackfillPolicy.single_run()``): it lands the files
+of every delivery day of the range with one commit per table. Launch one with the run tags
+``dagster/asset_partition_range_start`` and ``dagster/asset_partition_range_end`` (what the UI's
+backfill does), e.g. ``job.execute_in_process(tags=range_tags("2026-01-01", "2026-01-30"))``. The sensor notices new files (including a renamed copy, which is recorded as a
 duplicate content and landed zero times) and requests one run per delivery day, with a run
 key naming exactly the pending files so the same files never trigger two runs.
 """
@@ -27,7 +30,7 @@ from lakehouse.landing import QUARANTINE_TABLE, land
 from lakehouse.landing.files import discover
 from lakehouse.landing.ledger import read_ledger
 from lakehouse.landing.maintenance import DEFAULT_MAX_FILES_PER_PARTITION, maintain_bronze
-from lakehouse.landing.schemas import LEDGER_TABLE
+from lakehouse.landing.schemas import ALL_IDENTIFIER_KEYS, LEDGER_TABLE
 from lakehouse.storage import DEFAULT_RETENTION_HOURS
 from orchestration.resources import DAILY_PARTITIONS, LakehouseResource, PseudonymKeyResource
 
@@ -91,6 +94,28 @@ _SPECS = [
 ]
 
 
+#: Columns never shown in run metadata: Dagster's event log is kept apart from the lakehouse, so
+#: an erasure there would be missed; identifiers (even pseudonymised) and raw payloads (which
+#: carry them) stay out of it.
+PREVIEW_HIDDEN = (*ALL_IDENTIFIER_KEYS, "raw_payload")
+_PSEUDONYM = r"\b[0-9a-f]{64}\b"
+
+
+def range_tags(start: str, end: str) -> dict[str, str]:
+    """Run tags that make one run cover the delivery days ``start`` to ``end`` (inclusive)."""
+    return {
+        "dagster/asset_partition_range_start": start,
+        "dagster/asset_partition_range_end": end,
+    }
+
+
+def safe_preview(frame: pl.DataFrame) -> pl.DataFrame:
+    """The preview without identifier columns, and with any pseudonym left in text masked."""
+    kept = frame.drop([c for c in PREVIEW_HIDDEN if c in frame.columns])
+    text = [c for c, t in kept.schema.items() if t == pl.String]
+    return kept.with_columns(pl.col(text).str.replace_all(_PSEUDONYM, "<pseudonym>"))
+
+
 def markdown_preview(frame: pl.DataFrame, rows: int = 5, width: int = 24) -> str:
     """A small markdown table of the first rows (long values cut) for the Dagster UI."""
     head = frame.head(rows).select(pl.all().cast(pl.String).str.slice(0, width).fill_null(""))
@@ -115,8 +140,13 @@ def _metadata(
         "duplicates": dg.MetadataValue.int(totals["duplicates"]),
         "mapping_skipped": dg.MetadataValue.int(totals["skipped"]),
         "landing_run_id": dg.MetadataValue.text(report.run_id),
+        "delivery_days": dg.MetadataValue.text(
+            ", ".join(d.isoformat() for d in report.days) if report.days else "all pending"
+        ),
         "delta_version": dg.MetadataValue.int(-1 if version is None else version),
-        "preview": dg.MetadataValue.md(markdown_preview(preview) if preview is not None else "_no new rows_"),
+        "preview": dg.MetadataValue.md(
+            markdown_preview(safe_preview(preview)) if preview is not None else "_no new rows_"
+        ),
     }
     if report.failed:
         meta["files_not_landed"] = dg.MetadataValue.text("\n".join(report.failed))
@@ -130,15 +160,20 @@ def _metadata(
     specs=_SPECS,
     partitions_def=BRONZE_PARTITIONS,
     can_subset=False,
-    description="Land the files delivered on the partition's day into the bronze Delta tables, exactly once.",
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description=(
+        "Land the files delivered on the run's day (or range of days, in one run) into the bronze "
+        "Delta tables, exactly once."
+    ),
     op_tags={"layer": "bronze"},
 )
 def bronze_landing(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, pseudonym_key: PseudonymKeyResource
 ) -> Iterator[dg.MaterializeResult]:
-    """Land one delivery day; re-running it is a no-op for files already landed."""
-    day = dt.date.fromisoformat(context.partition_key)
-    report = land(lakehouse.paths, pseudonym_key.resolve(), day, log=context.log.info)
+    """Land the run's delivery day(s); re-running is a no-op for files already landed."""
+    days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+    context.log.info(f"landing {len(days)} delivery day(s): {days[0]} .. {days[-1]}")
+    report = land(lakehouse.paths, pseudonym_key.resolve(), days, log=context.log.info)
     for table, key in _TABLE_KEYS.items():
         preview = report.previews.get(table)
         if table == QUARANTINE_TABLE:
@@ -158,8 +193,7 @@ def bronze_landing(
 bronze_landing_job = dg.define_asset_job(
     "bronze_landing_job",
     selection=dg.AssetSelection.assets(bronze_landing),
-    partitions_def=BRONZE_PARTITIONS,
-    description="Land one delivery day of files into the bronze tables.",
+    description="Land the files of one delivery day, or of a range of days in one run, into the bronze tables.",
 )
 
 

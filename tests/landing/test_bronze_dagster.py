@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from helpers_landing import table
 from landing_files import event, reading, write_csv, write_jsonl
 
@@ -20,6 +21,8 @@ from orchestration.assets.bronze import (
     bronze_landing_sensor,
     defs,
     markdown_preview,
+    range_tags,
+    safe_preview,
 )
 from orchestration.resources import default_resources
 
@@ -60,7 +63,8 @@ def test_partition_materialisation_reports_counts_version_and_preview(
     s = meta[SENSORS_KEY]
     assert (s["files"].value, s["rows_landed"].value, s["delta_version"].value) == (1, 5, 1)
     q = meta[QUARANTINE_KEY]
-    assert q["rows_landed"].value == 1 and "broken" in q["preview"].value
+    assert q["rows_landed"].value == 1 and "malformed_json[line]" in q["preview"].value
+    assert "raw_payload" not in q["preview"].value  # raw lines carry (pseudonymised) identifiers
 
     # the same partition again through the job: nothing new, versions unchanged
     job = _defs().resolve_job_def("bronze_landing_job")
@@ -137,8 +141,6 @@ def test_compaction_job_bounds_files(landing: Path, data_dir: Path, hmac_key: st
 
 
 def test_markdown_preview_escapes_and_cuts() -> None:
-    import polars as pl
-
     md = markdown_preview(pl.DataFrame({"a": ["x|y", "z" * 40], "b": [1, None]}), width=5)
     assert md.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |", "| zzzzz |  |"]
 
@@ -164,3 +166,74 @@ def test_unreadable_file_fails_the_run_after_the_others_landed(
     write_jsonl(broken, [event(9)])
     dg.materialize([bronze_landing], partition_key=DAY, resources=default_resources())
     assert table(data_dir, "clickstream_events").height == 5
+
+
+def test_preview_metadata_shows_no_identifier(landing: Path, data_dir: Path, hmac_key: str) -> None:
+    """Dagster's event log must not keep identifiers (an erasure would miss them): the preview
+    drops user_id, anonymous_id, home_id and raw payloads, and masks pseudonyms left in text."""
+    from landing_files import RAW_ANON, RAW_HOME, RAW_USER
+
+    from lakehouse.pseudonymise import pseudonymise_value
+
+    write_jsonl(
+        landing / f"clickstream/{DAY}/events-{DAY}-000.jsonl.gz",
+        [event(i) for i in range(6)] + [event(7, event_type="bogus")],
+    )
+    write_csv(landing / f"sensors/{DAY}/readings-{DAY}-000.csv.gz", [reading(i) for i in range(4)])
+    result = dg.materialize([bronze_landing], partition_key=DAY, resources=default_resources())
+    meta = _materialisations(result)
+    pseudonyms = [pseudonymise_value(f"{RAW_USER}-{i}", hmac_key) for i in range(7)]
+    pseudonyms += [pseudonymise_value(f"{RAW_ANON}-{i}", hmac_key) for i in range(5)]
+    pseudonyms += [pseudonymise_value(f"{RAW_HOME}-{i}", hmac_key) for i in range(3)]
+    for key in (CLICKSTREAM_KEY, SENSORS_KEY, QUARANTINE_KEY):
+        preview = meta[key]["preview"].value
+        header = preview.splitlines()[0]
+        assert "| " in header and not {"user_id", "anonymous_id", "home_id", "raw_payload"} & {
+            c.strip() for c in header.strip("|").split("|")
+        }
+        assert not [p for p in pseudonyms if p[:24] in preview]
+        assert not [r for r in (RAW_USER, RAW_ANON, RAW_HOME) if r in preview]
+    assert "event_id" in meta[CLICKSTREAM_KEY]["preview"].value
+    assert "reading_id" in meta[SENSORS_KEY]["preview"].value
+    # the tables themselves do hold the pseudonyms (the preview is what hides them)
+    assert set(table(data_dir, "clickstream_events")["user_id"].to_list()) <= set(pseudonyms)
+    masked = safe_preview(pl.DataFrame({"reason": [f"bad value '{pseudonyms[0]}'"], "user_id": ["x"]}))
+    assert masked.columns == ["reason"] and masked["reason"][0] == "bad value '<pseudonym>'"
+
+
+def test_a_range_of_days_is_one_run_with_the_ledger_equation(
+    landing: Path, data_dir: Path, hmac_key: str
+) -> None:
+    """Single-run backfill: three delivery days land in ONE run (one commit per table)."""
+    days = ["2026-01-05", "2026-01-06", "2026-01-07"]
+    for n, day in enumerate(days):
+        write_jsonl(
+            landing / f"clickstream/{day}/events-{day}-000.jsonl.gz",
+            [
+                event(n * 10 + i, occurred_at=f"{day}T08:00:00+00:00", received_at=f"{day}T08:00:01Z")
+                for i in range(4)
+            ]
+            + [event(n * 10), "not json"],
+        )
+        write_csv(
+            landing / f"sensors/{day}/readings-{day}-000.csv.gz", [reading(n * 10 + i) for i in range(3)]
+        )
+    write_jsonl(landing / "clickstream/2026-01-08/events-2026-01-08-000.jsonl.gz", [event(99)])
+    assert bronze_landing.backfill_policy == dg.BackfillPolicy.single_run()
+    job = _defs().resolve_job_def("bronze_landing_job")
+    result = job.execute_in_process(tags=range_tags(days[0], days[-1]))
+    assert result.success
+    materialisations = result.asset_materializations_for_node("bronze_landing")
+    # one run; Dagster records the materialisation for each day of the range
+    assert sorted(m.partition for m in materialisations if m.asset_key == CLICKSTREAM_KEY) == days
+    c = next(m.metadata for m in materialisations if m.asset_key == CLICKSTREAM_KEY)
+    totals = {k: c[k].value for k in ("files", "lines_read", "rows_landed", "rows_quarantined", "duplicates")}
+    assert totals == {"files": 3, "lines_read": 18, "rows_landed": 12, "rows_quarantined": 3, "duplicates": 3}
+    assert totals["lines_read"] == totals["rows_landed"] + totals["rows_quarantined"] + totals["duplicates"]
+    assert c["delivery_days"].value == ", ".join(days)
+    assert c["delta_version"].value == 1  # version 0 is the empty table: one commit for three days
+    s = next(m.metadata for m in materialisations if m.asset_key == SENSORS_KEY)
+    assert (s["files"].value, s["rows_landed"].value, s["delta_version"].value) == (3, 9, 1)
+    assert table(data_dir, "clickstream_events").height == 12  # the 8th is outside the range
+    log = table(data_dir, "_landing_log")
+    assert log.height == 6 and log["landing_run_id"].n_unique() == 1

@@ -84,6 +84,9 @@ def test_killed_then_retried_lands_everything_exactly_once(
 
     e = table(data_dir, "clickstream_events")
     assert e.height == 90 and e["event_id"].n_unique() == 90
+    # the key index names each landed key once, also when the killed run never committed it
+    index = table(data_dir, "_clickstream_events_keys")
+    assert sorted(index["event_id"].to_list()) == sorted(e["event_id"].to_list())
     q = table(data_dir, "quarantine")
     assert q.height == 4  # x, y, nope, and the ragged sensor line
     assert q.select(pl.struct("source_file", "source_line").n_unique()).item() == 4

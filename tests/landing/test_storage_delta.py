@@ -92,3 +92,32 @@ def test_compaction_bounds_files_per_partition_and_vacuum_removes_old_files(
     # below the limit nothing is rewritten; a long retention keeps files
     again = maintain_table(paths(data_dir), "clickstream_events", max_files_per_partition=4)
     assert again.partitions_compacted == [] and again.vacuumed_files == 0
+
+
+def test_staged_files_are_invisible_until_one_commit(tmp_path: Path) -> None:
+    """Staging writes Parquet under the table but no version; one commit then adds every staged
+    file with its metadata and transaction ids; discarded files simply disappear."""
+    t = tmp_path / "t"
+    storage.write_partitions(t, _frame("2026-01-01", range(2)), ["d"])
+    schema = storage.read_table(t).schema
+    first = storage.stage_files(t, _frame("2026-01-02", range(2, 5)), ["d"])
+    second = storage.stage_files(
+        t, pl.concat([_frame("2026-01-02", range(5, 6)), _frame("2026-01-03", range(6, 8))]), ["d"]
+    )
+    dropped = storage.stage_files(t, _frame("2026-01-04", range(8, 9)), ["d"])
+    assert [f.num_records for f in [*first, *second]] == [3, 1, 2]
+    assert all((t / f.path).is_file() for f in [*first, *second, *dropped])
+    assert storage.table_version(t) == 0 and storage.read_table(t).num_rows == 2  # nothing visible yet
+    storage.discard_staged(t, dropped)
+    assert not (t / dropped[0].path).exists()
+    v = storage.commit_staged(
+        t, [*first, *second], schema, ["d"], commit_metadata={"who": "stage"}, transactions=["app-s"]
+    )
+    assert v == 1 and storage.transaction_version(t, "app-s") == 1
+    assert storage.transaction_versions(t, ["app-s", "nope"]) == {"app-s": 1, "nope": None}
+    rows = pl.from_arrow(storage.read_table(t)).sort("v")
+    assert rows["id"].to_list() == [f"k{i}" for i in range(8)]
+    assert rows["d"].cast(pl.String).to_list() == ["2026-01-01"] * 2 + ["2026-01-02"] * 4 + ["2026-01-03"] * 2
+    assert storage.history(t, 1)[0]["who"] == "stage"
+    files = storage.active_files(t)
+    assert sorted(files.column("num_records").to_pylist()) == [1, 2, 2, 3]

@@ -1,0 +1,141 @@
+"""Delete rows from a Delta table so that NO file of the table still holds them.
+
+A Delta ``DELETE`` only writes new data files and a commit; the old files stay for time travel,
+and the commit log keeps more than one copy of what was deleted:
+
+* the removed files themselves (until vacuum deletes them);
+* the ``add`` actions of earlier commits, whose per-file column statistics (``minValues`` /
+  ``maxValues``) hold real values of the data, e.g. the smallest ``user_id`` in the file;
+* the ``DELETE`` commit's ``operationParameters.predicate``, which names what was deleted;
+* any earlier checkpoint (a Parquet copy of all add actions, statistics included).
+
+So :func:`purge_rows` deletes (with a partition term, so only the touched partitions are
+rewritten), vacuums with zero retention (every file not in the latest version goes), then
+rewrites the log: a checkpoint at the latest version, and every log file before it removed
+(``cleanup_metadata`` with the log retention set to zero for that one call, restored after).
+After it, the table has no history before the purge: that is the point of erasure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deltalake import DeltaTable
+
+from lakehouse import storage
+
+LOG_RETENTION_KEY = "delta.logRetentionDuration"
+#: Delta's default log retention (restored after the purge when the table had none set).
+DEFAULT_LOG_RETENTION = "interval 30 days"
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What one purge did to one table."""
+
+    table: str
+    rows_deleted: int
+    files_vacuumed: int
+    log_files_removed: int
+    version: int | None
+
+
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a delta-rs (DataFusion) predicate: strings quoted, ints as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def in_list(column: str, values: Iterable[Any]) -> str | None:
+    """``column IN (...)`` for non-empty ``values`` (sorted, so predicates are reproducible)."""
+    vals = sorted(set(values), key=str)
+    if not vals:
+        return None
+    return f"{column} IN ({', '.join(sql_literal(v) for v in vals)})"
+
+
+def any_of(terms: Iterable[str | None]) -> str | None:
+    """OR of the non-empty terms, each parenthesised (None when there is none)."""
+    kept = [f"({t})" for t in terms if t]
+    return " OR ".join(kept) if kept else None
+
+
+def lineage_terms(file_column: str, line_column: str, lines: Mapping[str, Sequence[int]]) -> list[str]:
+    """One ``file = f AND line IN (...)`` term per file: rows that came from the given source lines."""
+    terms = []
+    for rel, nums in sorted(lines.items()):
+        listed = in_list(line_column, nums)
+        if listed:
+            terms.append(f"{file_column} = {sql_literal(rel)} AND {listed}")
+    return terms
+
+
+def _log_files(table: Path) -> set[str]:
+    log = table / "_delta_log"
+    return {p.name for p in log.iterdir()} if log.is_dir() else set()
+
+
+def purge_log_history(path: Path) -> int:
+    """Checkpoint the latest version and delete every log file before it; returns files removed.
+
+    The log retention is lowered to zero only for the cleanup and restored right after, so the
+    table's normal history keeping (landing's crash recovery reads recent commits) is unchanged
+    for future commits.
+    """
+    dt = DeltaTable(str(path))
+    before = _log_files(path)
+    previous = dt.metadata().configuration.get(LOG_RETENTION_KEY)
+    dt.alter.set_table_properties({LOG_RETENTION_KEY: "interval 0 seconds"})
+    dt = DeltaTable(str(path))
+    dt.create_checkpoint()
+    dt.cleanup_metadata()
+    # Older checkpoints (and their sidecars/CRCs) before the new one are expired log files too;
+    # delta-rs removes them in cleanup, anything left before the checkpoint is removed here.
+    version = dt.version()
+    log = path / "_delta_log"
+    for name in sorted(_log_files(path)):
+        stem = name.split(".", 1)[0]
+        if stem.isdigit() and int(stem) < version:
+            os.remove(log / name)
+    DeltaTable(str(path)).alter.set_table_properties({LOG_RETENTION_KEY: previous or DEFAULT_LOG_RETENTION})
+    return len(before - _log_files(path))
+
+
+def purge_rows(
+    path: Path,
+    predicate: str | None,
+    partition_column: str | None = None,
+    partitions: Iterable[Any] = (),
+    commit_metadata: Mapping[str, str] | None = None,
+    always_purge_history: bool = False,
+) -> PurgeResult:
+    """Delete the rows matching ``predicate`` (in ``partitions`` only, when given), then vacuum
+    with zero retention and purge the log history.
+
+    ``predicate`` is a delta-rs SQL predicate; the partition term is ANDed in front of it so a
+    delete touches only the partitions that hold the rows. With nothing to delete the table is
+    left alone (idempotent re-runs cost one scan), unless ``always_purge_history``.
+    """
+    name = path.name
+    if not storage.table_exists(path):
+        return PurgeResult(name, 0, 0, 0, None)
+    parts = sorted({str(p) for p in partitions})
+    deleted = 0
+    if predicate and (partition_column is None or parts):
+        full = predicate
+        if partition_column is not None:
+            full = f"{in_list(partition_column, parts)} AND ({predicate})"
+        metrics = storage.delete_where(path, full, commit_metadata=commit_metadata)
+        deleted = int(metrics.get("num_deleted_rows") or 0)
+    if not deleted and not always_purge_history:
+        return PurgeResult(name, 0, 0, 0, storage.table_version(path))
+    vacuumed = storage.vacuum(path, retention_hours=0, full=True)
+    removed = purge_log_history(path)
+    return PurgeResult(name, deleted, len(vacuumed), removed, storage.table_version(path))
