@@ -180,3 +180,20 @@ def snapshot_info(database: str | Path) -> dict[str, Any]:
         "build_file_bytes": stat.st_size,
         "build_file_mtime": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat(),
     }
+
+
+def drop_withdrawn(
+    users: pl.DataFrame | None, interactions: pl.DataFrame, withdrawn: pl.DataFrame
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """Honour personalisation withdrawn in the consent table (``withdrawn``: ``user_id``).
+
+    The marts decide consent by each user's latest IDENTIFIED event; someone who withdrew
+    analytics consent too has no identified event after the change, so the consent table's
+    current state must also be applied here: their interactions leave training and scoring, and
+    ``personalise`` turns false, which gives them the non-personalised fallback.
+    """
+    gone = withdrawn.get_column("user_id").implode()
+    kept = interactions.filter(~pl.col("user_id").is_in(gone))
+    if users is None:
+        return None, kept
+    return users.with_columns(pl.col("personalise") & ~pl.col("user_id").is_in(gone)), kept

@@ -67,7 +67,7 @@ from lakehouse.landing.scrub import (
     scrub_json_pairs,
     scrub_known_values,
 )
-from lakehouse.privacy.consent import apply_consent, load_consent
+from lakehouse.privacy.consent import apply_consent, load_consent, write_consent_snapshot
 from lakehouse.pseudonymise import pseudonymise_columns
 
 FILE_IDX = "_file_idx"
@@ -356,6 +356,10 @@ class Lander:
         report = LandingReport(self.run_id, day_list[0] if len(day_list) == 1 else None, tuple(day_list))
         with _exclusive(self.bronze):
             self._ensure_tables()
+            if write_consent_snapshot(self.paths, self.key, self.consent) is not None:
+                self.log(
+                    f"consent table: {self.consent.height if self.consent is not None else 0} row(s) in bronze"
+                )
             files, problems = discover(self.paths.landing, None if days is None else day_list)
             for problem in problems:
                 self.log(f"import not landed: {problem}")

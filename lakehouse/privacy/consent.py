@@ -27,17 +27,29 @@ and dbt's ``mart_interaction_matrix`` / ``dim_users.latest_consent_personalizati
 event wins) exclude the user from recommender training and give them non-personalised
 recommendations.
 
+The latest event only speaks for a person who is still tracked: once analytics consent is
+withdrawn their new events carry no identifier, so their last IDENTIFIED event may still say
+"personalise". Landing therefore also keeps a pseudonymised copy of the table in bronze
+(:data:`SNAPSHOT_TABLE`, rewritten only when it changes) and the recommender's training and
+scoring drop everyone whose current row withdraws personalisation
+(:func:`withdrawn_personalisation`).
+
 Limitation: the table is keyed by user id, so events of a not-logged-in device (no ``user_id``)
 keep the device banner's flags.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
 
+from lakehouse.config import DataPaths
+
 CONSENT_DIR = "consent"
+#: Bronze table with the consent table's rows, ``user_id`` pseudonymised (no raw id in bronze).
+SNAPSHOT_TABLE = "consent_changes"
 FLAGS = ("consent_analytics", "consent_personalization")
 COLUMNS = ("user_id", *FLAGS, "effective_at")
 _ROW = "__consent_row"
@@ -137,3 +149,54 @@ def apply_consent(
         .with_columns((pl.col(c) & pl.col(f"__t_{c}").fill_null(True)).alias(c) for c in FLAGS)
         .select(events.columns)
     )
+
+
+def write_consent_snapshot(paths: DataPaths, key: str, consent: pl.DataFrame | None) -> int | None:
+    """Keep ``bronze/consent_changes`` equal to the consent table, pseudonymised; returns the new
+    Delta version, or None when nothing changed (re-runs with the same table write nothing)."""
+    from lakehouse import storage
+    from lakehouse.pseudonymise import pseudonymise_columns
+
+    table = paths.table("bronze", SNAPSHOT_TABLE)
+    if consent is None and not storage.table_exists(table):
+        return None
+    rows = (consent if consent is not None else pl.DataFrame(schema=_SNAPSHOT_SCHEMA)).select(COLUMNS)
+    rows = pseudonymise_columns(rows.cast(_SNAPSHOT_SCHEMA), ["user_id"], key)  # type: ignore[arg-type]
+    rows = rows.cast(_SNAPSHOT_SCHEMA).sort(COLUMNS)  # type: ignore[arg-type]
+    if storage.table_exists(table):
+        current = pl.from_arrow(storage.read_table(table))
+        assert isinstance(current, pl.DataFrame)
+        if current.cast(_SNAPSHOT_SCHEMA).sort(COLUMNS).equals(rows):  # type: ignore[arg-type]
+            return None
+    storage.replace_table(table, rows)
+    return storage.table_version(table)
+
+
+def withdrawn_personalisation(paths: DataPaths, as_of: dt.datetime | None = None) -> pl.DataFrame:
+    """``user_id`` (pseudonyms) whose latest consent row at ``as_of`` (default now) withdraws
+    personalisation: excluded from recommender training, given non-personalised recommendations."""
+    from lakehouse import storage
+
+    table = paths.table("bronze", SNAPSHOT_TABLE)
+    if not storage.table_exists(table):
+        return pl.DataFrame(schema={"user_id": pl.String})
+    rows = pl.from_arrow(storage.read_table(table))
+    assert isinstance(rows, pl.DataFrame)
+    moment = as_of or dt.datetime.now(dt.UTC)
+    return (
+        rows.filter(pl.col("effective_at") <= moment)
+        .sort("effective_at")
+        .group_by("user_id")
+        .agg(pl.col("consent_personalization").last())
+        .filter(~pl.col("consent_personalization"))
+        .select("user_id")
+        .sort("user_id")
+    )
+
+
+_SNAPSHOT_SCHEMA = {
+    "user_id": pl.String,
+    "consent_analytics": pl.Boolean,
+    "consent_personalization": pl.Boolean,
+    "effective_at": pl.Datetime("us", "UTC"),
+}

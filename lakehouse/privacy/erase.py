@@ -50,6 +50,7 @@ from lakehouse.landing.schemas import (
     QUARANTINE_TABLE,
 )
 from lakehouse.privacy import audit
+from lakehouse.privacy.consent import SNAPSHOT_TABLE
 from lakehouse.privacy.delta_purge import any_of, in_list, lineage_terms, purge_rows, sql_literal
 from lakehouse.privacy.duckdb_purge import purge_file_in_place, rebuild_without
 from lakehouse.privacy.landing_files import linked_ids, person_lines, rewrite_files
@@ -184,6 +185,14 @@ def _merge_lines(lines: dict[str, list[int]], found: pl.DataFrame, file_col: str
     )
     lines.clear()
     lines.update(zip(merged[file_col].to_list(), merged[line_col].to_list(), strict=True))
+
+
+def _erase_consent_snapshot(paths: DataPaths, scope: Scope, say: Callable[[str], None]) -> audit.PlaceResult:
+    """The pseudonymised copy of the consent table landing keeps in bronze (small, unpartitioned)."""
+    path = paths.table("bronze", SNAPSHOT_TABLE)
+    res = purge_rows(path, f"user_id = {sql_literal(scope.pseudonym)}")
+    say(f"bronze.{SNAPSHOT_TABLE}: {res.rows_deleted} rows deleted")
+    return audit.PlaceResult(f"bronze.{SNAPSHOT_TABLE}", res.rows_deleted, res.files_vacuumed)
 
 
 def _erase_bronze(
@@ -331,6 +340,7 @@ def erase_user(
             f"{sum(map(len, scope.lines.values()))} landing line(s) in {len(scope.lines)} file(s)"
         )
         places, lines = _erase_bronze(paths, scope, say)
+        places.append(_erase_consent_snapshot(paths, scope, say))
         places += _erase_duckdb(paths, scope, say)
         rewritten = rewrite_files(paths.landing, paths.table("bronze", LEDGER_TABLE), lines, run)
         places.append(audit.PlaceResult("landing", sum(r.lines_removed for r in rewritten), len(rewritten)))

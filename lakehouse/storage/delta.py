@@ -196,6 +196,16 @@ def write_partitions(
     return DeltaTable(str(path)).version()
 
 
+def replace_table(path: PathLike, data: pa.Table | pl.DataFrame) -> int:
+    """Replace a SMALL unpartitioned table's whole content in one commit (e.g. a snapshot of a
+    user-maintained table); partitioned tables go through :func:`write_partitions`. Returns the
+    new version; earlier versions keep their files until :func:`vacuum`."""
+    table = data.to_arrow() if isinstance(data, pl.DataFrame) else data
+    Path(path).mkdir(parents=True, exist_ok=True)
+    write_deltalake(str(path), table, mode="overwrite", schema_mode="overwrite")
+    return DeltaTable(str(path)).version()
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """A Parquet file written under a table's folder but not yet part of any version."""

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import polars as pl
 
+from lakehouse.privacy.consent import withdrawn_personalisation
 from lakehouse.publish import build_db_path
 from ml import sources
 from ml.behaviour import DRIFT_FEATURES, SEGMENT_FEATURES, behaviour_features, latest_event_time
@@ -170,7 +171,9 @@ def recommender_model(
     from ml.training import train_recommender
 
     db = _db(lakehouse)
-    interactions = sources.read_interactions(db)
+    _, interactions = sources.drop_withdrawn(
+        None, sources.read_interactions(db), withdrawn_personalisation(lakehouse.paths)
+    )
     catalogue = Catalogue.from_table(sources.read_catalogue(db))
     tracking = _tracking(lakehouse)
     outcome = train_recommender(
@@ -286,14 +289,17 @@ def user_recommendations(
 
     db = _db(lakehouse)
     champion = load_champion(RECOMMENDER_MODEL, config=_tracking(lakehouse))
-    users = sources.read_users(db)
+    users, interactions = sources.drop_withdrawn(
+        sources.read_users(db), sources.read_interactions(db), withdrawn_personalisation(lakehouse.paths)
+    )
+    assert users is not None
     prefs = sources.read_category_preferences(db)
     if not config.category_fallback_without_consent:
         prefs = prefs.join(users.filter(pl.col("personalise")).select("user_id"), on="user_id", how="semi")
     recs = recommendation_scores(
         champion,
         users,
-        sources.read_interactions(db),
+        interactions,
         k=config.k,
         recently_bought=sources.read_non_rebuyable_purchases(db),
         preferred_categories=prefs,

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import polars as pl
-from conftest import START, table_frame
+from privacy_helpers import START, table_frame
 
 from lakehouse.config import paths
 from lakehouse.generator import generate

@@ -9,12 +9,13 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from conftest import START, build_and_publish_marts, pick_person, rows_digest, table_frame
+from privacy_helpers import START, build_and_publish_marts, pick_person, rows_digest, table_frame
 
 from lakehouse.config import paths
 from lakehouse.generator import generate
 from lakehouse.landing import land
 from lakehouse.privacy.audit import read_audit, request_id
+from lakehouse.privacy.consent import withdrawn_personalisation
 from lakehouse.privacy.erase import ErasureNotConfirmed, erase_user
 from lakehouse.privacy.scan import scan_tree
 from lakehouse.pseudonymise import pseudonymise_value
@@ -29,6 +30,16 @@ def test_erase_job_leaves_no_trace_and_keeps_others(data_dir: Path, hmac_key: st
     build_and_publish_marts(p)
     raw, home = pick_person(p, hmac_key)
     pseudonym, home_p = pseudonymise_value(raw, hmac_key), pseudonymise_value(home, hmac_key)
+    # the person (and someone else) changed consent in the consent table: landing keeps its
+    # pseudonymised copy in bronze, which erasure must clean too
+    consent = p.landing / "consent" / "consent.csv"
+    consent.parent.mkdir(parents=True)
+    consent.write_text(
+        "user_id,consent_analytics,consent_personalization,effective_at\n"
+        f"{raw},true,false,2020-01-01T00:00:00Z\nu-someone-else,true,false,2020-01-01T00:00:00Z\n"
+    )
+    land(p, hmac_key)
+    assert pseudonym in withdrawn_personalisation(p)["user_id"].to_list()
     assert {0, 1} <= {f.needle for f in scan_tree(p.root, [raw, pseudonym])}, "the person must be there first"
 
     click, sensors = p.table("bronze", "clickstream_events"), p.table("bronze", "sensor_readings")
@@ -69,6 +80,10 @@ def test_erase_job_leaves_no_trace_and_keeps_others(data_dir: Path, hmac_key: st
     rows = dict(zip(audit["place"].to_list(), audit["rows_removed"].to_list(), strict=True))
     assert rows["bronze.clickstream_events"] >= before_c.filter(pl.col("user_id") == pseudonym).height
     assert rows["bronze.sensor_readings"] == before_s.filter(pl.col("home_id") == home_p).height
+    assert rows["bronze.consent_changes"] == 1
+    assert withdrawn_personalisation(p)["user_id"].to_list() == [
+        pseudonymise_value("u-someone-else", hmac_key)
+    ]
     assert (
         rows["landing"] > 0
         and rows["published:marts.duckdb"] > 0

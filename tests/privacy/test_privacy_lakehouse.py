@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import duckdb
 import polars as pl
 import pytest
-from conftest import pick_person, rows_digest, table_frame
+from privacy_helpers import pick_person, rows_digest, table_frame
 
 from lakehouse.config import DataPaths, paths
 from lakehouse.privacy.scan import scan_tree
