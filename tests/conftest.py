@@ -30,3 +30,9 @@ def hmac_key(monkeypatch: pytest.MonkeyPatch) -> str:
     key = "beacon-test-key-0123456789abcdef"
     monkeypatch.setenv("BEACON_HMAC_KEY", key)
     return key
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Longest first: the whole-graph tests (e2e, bi) start before the rest, so with two xdist
+    workers (``make test``) they run beside the many short tests instead of after them."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("e2e") or item.get_closest_marker("bi") else 1)
