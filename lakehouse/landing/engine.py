@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import fcntl
 import gzip
 import json
 import os
@@ -67,6 +66,7 @@ from lakehouse.landing.scrub import (
     scrub_json_pairs,
     scrub_known_values,
 )
+from lakehouse.locks import file_lock
 from lakehouse.privacy.consent import apply_consent, load_consent, write_consent_snapshot
 from lakehouse.pseudonymise import pseudonymise_columns
 
@@ -147,13 +147,8 @@ def _exclusive(bronze: Path) -> Iterator[None]:
 
     An OS file lock, released by the kernel even when the process is killed.
     """
-    bronze.mkdir(parents=True, exist_ok=True)
-    with (bronze / ".landing.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(bronze / ".landing.lock"):
+        yield
 
 
 def _batches(files: list[LandingFile], max_bytes: int, max_files: int) -> Iterator[list[LandingFile]]:

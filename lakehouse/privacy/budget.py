@@ -15,7 +15,6 @@ would defeat the ledger, which is why there is no reset function.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import polars as pl
 
 from lakehouse import storage
 from lakehouse.config import DataPaths
+from lakehouse.locks import file_lock
 
 LEDGER_LAYER = "privacy"
 LEDGER_TABLE = "dp_budget_ledger"
@@ -82,14 +82,8 @@ def spent(paths: DataPaths, scope: str) -> float:
 @contextmanager
 def _locked(paths: DataPaths) -> Iterator[None]:
     """Check-then-charge must not race another release (a second process could overspend)."""
-    folder = paths.delta / LEDGER_LAYER
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".dp_budget.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(paths.delta / LEDGER_LAYER / ".dp_budget.lock"):
+        yield
 
 
 def charge(

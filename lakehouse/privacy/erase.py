@@ -31,11 +31,9 @@ so landing does not run meanwhile; the Dagster job also runs in the DuckDB write
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +47,7 @@ from lakehouse.landing.schemas import (
     QUARANTINE_PARTITION,
     QUARANTINE_TABLE,
 )
+from lakehouse.locks import file_lock, landing_lock
 from lakehouse.privacy import audit
 from lakehouse.privacy.consent import SNAPSHOT_TABLE
 from lakehouse.privacy.delta_purge import any_of, in_list, lineage_terms, purge_rows, sql_literal
@@ -98,19 +97,6 @@ class ErasureReport:
 
     def summary(self) -> dict[str, int]:
         return {p.place: p.rows_removed for p in self.places}
-
-
-@contextmanager
-def _landing_lock(paths: DataPaths) -> Iterator[None]:
-    """The same OS lock landing takes (``delta/bronze/.landing.lock``): no landing during erasure."""
-    bronze = paths.delta / "bronze"
-    bronze.mkdir(parents=True, exist_ok=True)
-    with (bronze / ".landing.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _collect(lf: pl.LazyFrame) -> pl.DataFrame:
@@ -332,7 +318,7 @@ def erase_user(
     say = log or (lambda _m: None)
     run = run_id or uuid.uuid4().hex
     requested_at = dt.datetime.now(dt.UTC)
-    with _landing_lock(paths):
+    with file_lock(landing_lock(paths)):
         scope = resolve_scope(paths, raw_user_id.strip(), key)
         receipt = audit.new_receipt(scope.pseudonym)
         say(

@@ -16,11 +16,9 @@ landed). The job takes the landing lock so landing never runs at the same time.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import os
 import shutil
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +27,7 @@ import yaml
 
 from lakehouse import storage
 from lakehouse.config import DataPaths
+from lakehouse.locks import file_lock, landing_lock
 from lakehouse.privacy.delta_purge import purge_rows
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("retention.yaml")
@@ -84,18 +83,6 @@ def load_policy(path: Path | None = None) -> Policy:
     return parse_policy(yaml.safe_load(chosen.read_text()) or {})
 
 
-@contextmanager
-def _landing_lock(paths: DataPaths) -> Iterator[None]:
-    bronze = paths.delta / "bronze"
-    bronze.mkdir(parents=True, exist_ok=True)
-    with (bronze / ".landing.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def expired_partitions(path: Path, column: str, cutoff: dt.date) -> list[dt.date]:
     """Partition values of ``column`` older than ``cutoff``, from the log (no data file is read)."""
     files = storage.active_files(path)
@@ -147,7 +134,7 @@ def apply_landing_rule(paths: DataPaths, source: str, days: int, today: dt.date)
 def apply_retention(paths: DataPaths, policy: Policy, today: dt.date | None = None) -> list[RetentionResult]:
     """Apply every rule of ``policy`` as of ``today`` (UTC today by default)."""
     day = today or dt.datetime.now(dt.UTC).date()
-    with _landing_lock(paths):
+    with file_lock(landing_lock(paths)):
         results = [apply_table_rule(paths, rule, day) for rule in policy.tables]
         results += [apply_landing_rule(paths, src, d, day) for src, d in sorted(policy.landing.items())]
     return results

@@ -26,7 +26,6 @@ own key), product ids, value and recommended product ids.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +41,7 @@ import pyarrow.dataset as pads
 from deltalake import DeltaTable, write_deltalake
 
 from lakehouse.config import DataPaths
+from lakehouse.locks import file_lock
 
 CART_EVENTS = ("add_to_cart", "remove_from_cart")
 CLOSE_EVENTS = ("checkout_started", "purchase")
@@ -199,14 +199,8 @@ def read_deliveries(paths: DataPaths) -> pl.DataFrame:
 
 @contextmanager
 def _outbox_lock(paths: DataPaths) -> Iterator[None]:
-    folder = paths.delta / OUTBOX[0]
-    folder.mkdir(parents=True, exist_ok=True)
-    with (folder / ".cart_triggers.lock").open("w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with file_lock(paths.delta / OUTBOX[0] / ".cart_triggers.lock"):
+        yield
 
 
 Recommender = Callable[[pl.DataFrame, int], pl.DataFrame]

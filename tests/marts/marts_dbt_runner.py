@@ -24,6 +24,7 @@ CLICKSTREAM_TABLES = (
     "marts.mart_event_exclusions",
     "marts.dim_users",
     "marts.mart_rfm",
+    "marts.mart_rfm_movement",
     "marts.mart_user_segments",
     "marts.mart_category_preferences",
     "marts.mart_user_product_affinity",
