@@ -30,11 +30,7 @@ def txn_id(sha256: str) -> str:
 
 def read_ledger(path: Path) -> pl.DataFrame:
     """The whole ledger (one small row per landed file), empty with the schema when none yet."""
-    if not storage.table_exists(path):
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
-    frame = pl.from_arrow(storage.read_table(path))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return storage.read_frame(path, LEDGER_SCHEMA)
 
 
 def append_ledger(path: Path, rows: pl.DataFrame, run_id: str) -> int:

@@ -95,9 +95,4 @@ def record(
 
 def read_audit(paths: DataPaths) -> pl.DataFrame:
     """Every audit row (empty with the schema when no erasure ran yet)."""
-    path = audit_path(paths)
-    if not storage.table_exists(path):
-        return pl.DataFrame(schema=AUDIT_SCHEMA)
-    frame = pl.from_arrow(storage.read_table(path))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return storage.read_frame(audit_path(paths), AUDIT_SCHEMA)

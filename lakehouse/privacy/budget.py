@@ -65,12 +65,7 @@ def ledger_path(paths: DataPaths) -> Path:
 
 def read_ledger(paths: DataPaths) -> pl.DataFrame:
     """Every charge ever made (empty with the schema when none)."""
-    path = ledger_path(paths)
-    if not storage.table_exists(path):
-        return pl.DataFrame(schema=LEDGER_SCHEMA)
-    frame = pl.from_arrow(storage.read_table(path))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
+    return storage.read_frame(ledger_path(paths), LEDGER_SCHEMA)
 
 
 def spent(paths: DataPaths, scope: str) -> float:

@@ -164,8 +164,7 @@ def write_consent_snapshot(paths: DataPaths, key: str, consent: pl.DataFrame | N
     rows = pseudonymise_columns(rows.cast(_SNAPSHOT_SCHEMA), ["user_id"], key)  # type: ignore[arg-type]
     rows = rows.cast(_SNAPSHOT_SCHEMA).sort(COLUMNS)  # type: ignore[arg-type]
     if storage.table_exists(table):
-        current = pl.from_arrow(storage.read_table(table))
-        assert isinstance(current, pl.DataFrame)
+        current = storage.read_frame(table)
         if current.cast(_SNAPSHOT_SCHEMA).sort(COLUMNS).equals(rows):  # type: ignore[arg-type]
             return None
     storage.replace_table(table, rows)
@@ -177,11 +176,7 @@ def withdrawn_personalisation(paths: DataPaths, as_of: dt.datetime | None = None
     personalisation: excluded from recommender training, given non-personalised recommendations."""
     from lakehouse import storage
 
-    table = paths.table("bronze", SNAPSHOT_TABLE)
-    if not storage.table_exists(table):
-        return pl.DataFrame(schema={"user_id": pl.String})
-    rows = pl.from_arrow(storage.read_table(table))
-    assert isinstance(rows, pl.DataFrame)
+    rows = storage.read_frame(paths.table("bronze", SNAPSHOT_TABLE), _SNAPSHOT_SCHEMA)
     moment = as_of or dt.datetime.now(dt.UTC)
     return (
         rows.filter(pl.col("effective_at") <= moment)

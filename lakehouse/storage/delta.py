@@ -115,6 +115,18 @@ def read_table(
     return ds.to_table(columns=list(columns) if columns is not None else None, filter=expr)
 
 
+def read_frame(path: PathLike, schema: Mapping[str, pl.DataType] | None = None) -> pl.DataFrame:
+    """A small table as a polars frame; empty with ``schema`` when the table does not exist yet
+    (ledgers, audit and budget tables that the first run creates)."""
+    if not table_exists(path):
+        if schema is None:
+            raise FileNotFoundError(f"no Delta table at {path}")
+        return pl.DataFrame(schema=schema)
+    frame = pl.from_arrow(read_table(path))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def scan_table(
     path: PathLike,
     version: int | None = None,

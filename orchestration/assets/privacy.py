@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from lakehouse.privacy.dp_metrics import DPConfig
 from lakehouse.publish import build_db_path
 from orchestration.assets import ml
 from orchestration.resources import DUCKDB_POOL, LakehouseResource, PseudonymKeyResource
@@ -52,14 +53,14 @@ class RetentionConfig(dg.Config):
 class PublicMetricsConfig(dg.Config):
     """Epsilon per metric and the scope's total budget (see :class:`lakehouse.privacy.dp_metrics.DPConfig`)."""
 
-    epsilon_visitors: float = 1.0
-    epsilon_conversion: float = 1.0
-    epsilon_occupancy: float = 1.0
-    total_epsilon: float = 10.0
-    scope: str = "public_metrics"
-    window_days: int = 28
-    max_visitor_days: int = 7
-    max_visitor_sessions: int = 7
+    epsilon_visitors: float = DPConfig.epsilon_visitors
+    epsilon_conversion: float = DPConfig.epsilon_conversion
+    epsilon_occupancy: float = DPConfig.epsilon_occupancy
+    total_epsilon: float = DPConfig.total_epsilon
+    scope: str = DPConfig.scope
+    window_days: int = DPConfig.window_days
+    max_visitor_days: int = DPConfig.max_visitor_days
+    max_visitor_sessions: int = DPConfig.max_visitor_sessions
 
 
 def read_request_file(path: Path) -> list[str]:
@@ -199,7 +200,7 @@ def dp_public_metrics(
     context: dg.AssetExecutionContext, config: PublicMetricsConfig, lakehouse: LakehouseResource
 ):  # type: ignore[no-untyped-def]
     from lakehouse.privacy.budget import BudgetExhausted
-    from lakehouse.privacy.dp_metrics import DPConfig, release_public_metrics
+    from lakehouse.privacy.dp_metrics import release_public_metrics
 
     cfg = DPConfig(**config.model_dump())
     try:
