@@ -23,12 +23,11 @@ from polars.testing import assert_frame_equal
 from lakehouse.config import PROJECT_ROOT, paths
 from lakehouse.landing.engine import land
 from lakehouse.pseudonymise import pseudonymise_value
+from lakehouse.samples import sample_data_dir
 
 pytestmark = pytest.mark.slow  # builds the dbt project
 
-UCI = PROJECT_ROOT.parent / "shared" / "data" / "uci_online_retail"
-if not UCI.exists():
-    UCI = Path("/work/shared/data/uci_online_retail")
+UCI = (sample_data_dir() or Path("shared-data-not-found")) / "uci_online_retail"
 REFERENCE_DATE = "2011-12-10"
 KEY = "beacon-test-key-0123456789abcdef"
 
