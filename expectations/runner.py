@@ -28,7 +28,7 @@ from __future__ import annotations
 import fcntl
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, redirect_stderr, suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -145,11 +145,37 @@ class SuiteRun:
         raise KeyError(f"suite {self.suite.name} has no check {name!r}")
 
 
+def _without_unusable_spark_connect() -> None:
+    """Mark pyspark's Spark Connect package unavailable when importing it would end the process.
+
+    GX probes for Spark by importing ``pyspark.sql.connect`` inside ``except ImportError``. With
+    pyspark installed (Beacon's Spark engine) but Spark Connect's optional dependencies missing,
+    that package calls ``sys.exit(0)`` on import whenever ``__main__`` has neither a spec nor a
+    file (its doctest heuristic), which is the case in pytest-xdist workers and ``python -c``:
+    every GX validation there died with ``SystemExit: 0``. Beacon never uses Spark Connect, so the
+    package is recorded as missing (``None`` in ``sys.modules``); GX then gets the ImportError it
+    handles. Classic pyspark, which the Spark engine uses, imports it only in remote mode.
+    """
+    import io
+    import sys
+
+    if "pyspark.sql.connect" in sys.modules:
+        return
+    try:
+        with redirect_stderr(io.StringIO()):  # its "Skipping doctests" notice is not for our users
+            import pyspark.sql.connect  # noqa: F401
+    except ImportError:
+        return  # no pyspark (or no Spark Connect): GX handles that itself
+    except SystemExit:
+        sys.modules["pyspark.sql.connect"] = None  # type: ignore[assignment]
+
+
 class QualityContext:
     """A GX context: a FILE context under ``<data root>/gx`` (stores + Data Docs site), or, with
     ``gx_dir=None``, an EPHEMERAL in-memory one (no Data Docs; fast, for unit tests)."""
 
     def __init__(self, gx_dir: Path | None) -> None:
+        _without_unusable_spark_connect()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -198,6 +224,7 @@ class QualityContext:
         Objects are replaced by delete + add rather than ``add_or_update``: the latter compares
         every old expectation with every new one (seconds for a 60-expectation suite).
         """
+        _without_unusable_spark_connect()
         import great_expectations as gx
 
         fingerprint = repr(suite)
@@ -290,6 +317,7 @@ def quality_context(gx_dir: Path | None) -> QualityContext:
 
 
 def _condition(where: tuple[When, ...]) -> Any:
+    _without_unusable_spark_connect()
     from great_expectations.expectations.row_conditions import Column
 
     terms = []
@@ -314,6 +342,7 @@ def _condition(where: tuple[When, ...]) -> Any:
 
 def to_gx_suite(suite: Suite) -> Any:
     """The GX ``ExpectationSuite`` for a Beacon suite (severity and id carried over)."""
+    _without_unusable_spark_connect()
     import great_expectations as gx
     from great_expectations.expectations.metadata_types import FailureSeverity
 
