@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 from deltalake.transaction import AddAction
 
@@ -97,6 +99,15 @@ def _expression(filters: Sequence[Filter]) -> pc.Expression | None:
 
 def _dataset(path: PathLike, version: int | None) -> pads.Dataset:
     return _table(path, version).to_pyarrow_dataset()
+
+
+def arrow_dataset(path: PathLike, version: int | None = None) -> pads.Dataset:
+    """The table at ``version`` as a lazy Arrow dataset over its active files only.
+
+    For consumers that stream (DuckDB scans it batch by batch, e.g. the Spark engine's mirror into
+    the build file), so memory stays bounded by a batch rather than the table.
+    """
+    return _dataset(path, version)
 
 
 def read_table(
@@ -218,6 +229,22 @@ def replace_table(path: PathLike, data: pa.Table | pl.DataFrame) -> int:
     return DeltaTable(str(path)).version()
 
 
+def drop_table(path: PathLike) -> int:
+    """Remove a Delta table whole (log, every version's files); return how many files went.
+
+    For derived copies that are cheaper to rebuild than to rewrite (e.g. the Spark engine's
+    exports when a person is erased): unlike :func:`delete_where` + :func:`vacuum`, nothing of
+    any earlier version survives for time travel. Refuses a path that holds no Delta table so a
+    typo cannot remove an arbitrary folder.
+    """
+    if not table_exists(path):
+        raise FileNotFoundError(f"no Delta table at {path}: nothing to drop (check the path)")
+    root = Path(path)
+    files = sum(1 for f in root.rglob("*") if f.is_file())
+    shutil.rmtree(root)
+    return files
+
+
 @dataclass(frozen=True)
 class StagedFile:
     """A Parquet file written under a table's folder but not yet part of any version."""
@@ -282,6 +309,22 @@ def stage_files(
     return staged
 
 
+def add_action(f: StagedFile) -> AddAction:
+    """The Delta ``add`` action of a staged file (row count and null counts as its statistics).
+
+    delta-rs takes the plain relative path and URI-encodes it into the log itself (verified on
+    1.6.6: an already encoded path would be encoded twice).
+    """
+    return AddAction(
+        f.path,
+        f.size,
+        f.partition_values,
+        f.modification_time,
+        True,
+        json.dumps({"numRecords": f.num_records, "nullCount": f.null_counts}),
+    )
+
+
 def commit_staged(
     path: PathLike,
     staged: Sequence[StagedFile],
@@ -292,17 +335,7 @@ def commit_staged(
     transactions: Sequence[str] | None = None,
 ) -> int:
     """Append the ``staged`` files to the table in ONE commit (with metadata and transaction ids)."""
-    actions = [
-        AddAction(
-            f.path,
-            f.size,
-            f.partition_values,
-            f.modification_time,
-            True,
-            json.dumps({"numRecords": f.num_records, "nullCount": f.null_counts}),
-        )
-        for f in staged
-    ]
+    actions = [add_action(f) for f in staged]
     props = CommitProperties(
         custom_metadata=dict(commit_metadata or {}),
         app_transactions=[Transaction(app_id=t, version=1) for t in transactions or []] or None,
@@ -356,7 +389,9 @@ def compact(
     files stay until :func:`vacuum` removes them after the retention period.
     """
     filters = [(c, op, _partition_literal(v)) for c, op, v in partition_filters or []]
-    return _table(path).optimize.compact(partition_filters=filters or None, target_size=target_size)
+    metrics = _table(path).optimize.compact(partition_filters=filters or None, target_size=target_size)
+    metrics["viewTypedFilesRewritten"] = normalise_view_types(path, {"beacon.operation": "compact"})
+    return metrics
 
 
 def _partition_literal(value: Any) -> Any:
@@ -384,6 +419,97 @@ def vacuum(
 def delete_where(
     path: PathLike, predicate: str, commit_metadata: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """Delete the rows matching a SQL ``predicate`` (e.g. erasure); always pass a partition term when you can."""
+    """Delete the rows matching a SQL ``predicate`` (e.g. erasure); always pass a partition term when you can.
+
+    delta-rs rewrites the files that held matching rows with Arrow *view* types (``string_view``),
+    which pyarrow's dataset filters cannot compare (DuckDB's pushed-down filters through dbt's
+    ``delta`` plugin then fail on the next build); the rewritten partitions are therefore written
+    again with the table's plain types right after (:func:`normalise_view_types`).
+    """
     props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
-    return _table(path).delete(predicate, commit_properties=props)
+    metrics = _table(path).delete(predicate, commit_properties=props)
+    normalise_view_types(path, commit_metadata)
+    return metrics
+
+
+def _has_view_type(schema: pa.Schema) -> bool:
+    """Whether any column (nested ones too) uses an Arrow view layout (string/binary/list view)."""
+    return any("view" in str(field.type) for field in schema)
+
+
+def _view_typed_files(path: PathLike, files: pa.Table) -> pl.DataFrame:
+    """The rows of ``files`` (:func:`active_files`) whose Parquet footer declares a view type."""
+    frame = pl.from_arrow(files)
+    assert isinstance(frame, pl.DataFrame)
+    flags = [_has_view_type(pq.read_schema(Path(path) / rel)) for rel in frame["path"].to_list()]
+    return frame.filter(pl.Series(flags, dtype=pl.Boolean))
+
+
+def _plain_batches(
+    path: PathLike, files: pl.DataFrame, schema: pa.Schema, partition_cols: Sequence[str]
+) -> Iterator[pa.RecordBatch]:
+    """Every row of ``files``, batch by batch, cast to ``schema`` with the partition values added."""
+    for row in files.iter_rows(named=True):  # one iteration per FILE; rows stay in Arrow batches
+        parquet = pq.ParquetFile(Path(path) / row["path"])
+        for batch in parquet.iter_batches(batch_size=64_000):
+            columns = []
+            for field in schema:
+                if field.name in partition_cols:
+                    value = row[f"partition.{field.name}"]
+                    column = pa.nulls(batch.num_rows, field.type)
+                    columns.append(
+                        column if value is None else column.fill_null(pa.scalar(value, field.type))
+                    )
+                else:
+                    columns.append(batch.column(field.name).cast(field.type))
+            yield pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+def normalise_view_types(path: PathLike, commit_metadata: Mapping[str, str] | None = None) -> int:
+    """Rewrite the partitions holding view-typed files with the table's plain types; return files fixed.
+
+    One overwrite commit per call, scoped to those partitions (the whole table when it is not
+    partitioned), streamed file by file so memory stays at one batch. Rows do not change. Called
+    after every delete, and by :func:`compact` so tables written before this fix are repaired by
+    the next compaction.
+    """
+    table = _table(path)
+    files = active_files(path)
+    bad = _view_typed_files(path, files)
+    if bad.height == 0:
+        return 0
+    partition_cols = list(table.metadata().partition_columns)
+    schema = pa.schema(
+        [
+            pa.field(f.name, pa.string() if "view" in str(f.type) else f.type, f.nullable)
+            for f in _dataset(path, None).schema
+        ]
+    )
+    frame = pl.from_arrow(files)
+    assert isinstance(frame, pl.DataFrame)
+    predicate = None
+    if partition_cols:
+        keys = bad.select([f"partition.{c}" for c in partition_cols]).unique()
+        frame = frame.join(keys, on=keys.columns, how="semi", nulls_equal=True)
+        predicate = " OR ".join(
+            "("
+            + " AND ".join(
+                f"{c} IS NULL" if v is None else f"{c} = '{_partition_text(v)}'"
+                for c, v in zip(partition_cols, values, strict=True)
+            )
+            + ")"
+            for values in keys.iter_rows()
+        )
+    reader = pa.RecordBatchReader.from_batches(schema, _plain_batches(path, frame, schema, partition_cols))
+    props = CommitProperties(
+        custom_metadata={**dict(commit_metadata or {}), "beacon.operation": "normalise view types"}
+    )
+    write_deltalake(
+        str(path),
+        reader,
+        mode="overwrite",
+        partition_by=partition_cols or None,
+        predicate=predicate,
+        commit_properties=props,
+    )
+    return bad.height

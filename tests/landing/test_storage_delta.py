@@ -6,7 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 from landing_files import event, write_jsonl
 
 from lakehouse import storage
@@ -45,6 +48,65 @@ def test_write_read_filter_history_and_transactions(tmp_path: Path) -> None:
         storage.read_table(t, filters=[("v", "~", 1)])
     with pytest.raises(FileNotFoundError, match="land some data first"):
         storage.read_table(tmp_path / "missing")
+
+
+def _physical_types(t: Path, column: str) -> set[str]:
+    return {
+        str(pq.read_schema(t / rel).field(column).type) for rel in storage.active_files(t)["path"].to_pylist()
+    }
+
+
+def test_a_delete_leaves_files_every_reader_can_filter(tmp_path: Path) -> None:
+    """delta-rs's delete rewrites files with string_view columns, which pyarrow filters (and so DuckDB
+    reading Delta through dbt's plugin) cannot compare: Beacon rewrites them with plain types."""
+    t = tmp_path / "t"
+    storage.write_partitions(t, _frame("2026-01-01", range(4)), ["d"])
+    storage.write_partitions(t, _frame("2026-01-02", range(4, 8)), ["d"])
+    before = storage.table_version(t)
+    metrics = storage.delete_where(t, "id IN ('k1', 'k5')", {"why": "erasure"})
+    assert metrics["num_deleted_rows"] == 2
+    assert storage.table_version(t) == before + 2  # the delete, then the rewrite with plain types
+    assert not any("view" in ty for ty in _physical_types(t, "id"))
+    kept = storage.read_table(t, filters=[("id", "in", ["k0", "k1", "k5", "k6"])])
+    assert sorted(kept["id"].to_pylist()) == ["k0", "k6"]
+    assert sorted(storage.read_table(t)["v"].to_pylist()) == [0, 2, 3, 4, 6, 7]
+    assert storage.history(t)[0]["why"] == "erasure"
+
+    plain = tmp_path / "ledger"  # unpartitioned tables too (the landing ledger)
+    storage.replace_table(plain, _frame("2026-01-01", range(3)))
+    storage.delete_where(plain, "v = 1")
+    assert storage.read_table(plain, filters=[("id", "=", "k2")]).num_rows == 1
+    assert not any("view" in ty for ty in _physical_types(plain, "id"))
+
+
+def test_compaction_repairs_view_typed_files_written_before(tmp_path: Path) -> None:
+    """Tables that went through delta-rs's own delete earlier are repaired by the next compaction."""
+    t = tmp_path / "t"
+    storage.write_partitions(t, _frame("2026-01-01", range(4)), ["d"])
+    storage.write_partitions(t, _frame("2026-01-02", range(4, 8)), ["d"])
+    DeltaTable(str(t)).delete("id = 'k1'")  # what delete_where did before the fix
+    assert "string_view" in _physical_types(t, "id")
+    with pytest.raises(pa.ArrowNotImplementedError, match="string_view"):
+        storage.read_table(t, filters=[("id", "=", "k0")])
+    assert storage.compact(t)["viewTypedFilesRewritten"] == 1
+    assert storage.read_table(t, filters=[("id", "=", "k0")]).num_rows == 1
+    assert storage.read_table(t).num_rows == 7
+    assert storage.compact(t)["viewTypedFilesRewritten"] == 0  # idempotent
+
+
+def test_drop_table_removes_every_version_and_refuses_a_plain_folder(tmp_path: Path) -> None:
+    t = tmp_path / "export"
+    storage.write_partitions(t, _frame("2026-01-01", range(3)), ["d"])
+    storage.write_partitions(t, _frame("2026-01-02", range(3, 5)), ["d"])
+    on_disk = sum(1 for f in t.rglob("*") if f.is_file())
+    assert storage.drop_table(t) == on_disk >= 4  # two data files + two commits
+    assert not t.exists() and storage.table_version(t) is None
+    plain = tmp_path / "not-a-table"
+    plain.mkdir()
+    (plain / "keep.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match="nothing to drop"):
+        storage.drop_table(plain)
+    assert (plain / "keep.txt").exists()
 
 
 def test_replace_where_and_delete_where_touch_only_their_partition(tmp_path: Path) -> None:
