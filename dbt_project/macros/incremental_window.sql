@@ -39,13 +39,25 @@
     cast('{{ value }}' as date)
 {%- endmacro %}
 
-{% macro beacon_timestamp(value) -%}
-    cast('{{ value }}' as {{ dbt.type_timestamp() }})
+{#- Config of an incremental model that rewrites whole partitions of `partition_column`: each run
+    replaces every partition present in its output and leaves the others untouched, so the model
+    must return the complete content of every partition it returns. The same semantics on both
+    engines, spelled per adapter: DuckDB deletes the partitions' rows then inserts (delete+insert on
+    the column); Spark (Parquet tables, no Delta jars: no DELETE or MERGE) overwrites partitions
+    dynamically (insert_overwrite, partitioned by the column; its partition columns come last). -#}
+{% macro beacon_partition_overwrite_config(partition_column) -%}
+    {{ return(adapter.dispatch('beacon_partition_overwrite_config')(partition_column)) }}
+{%- endmacro %}
+{% macro default__beacon_partition_overwrite_config(partition_column) -%}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': partition_column}) }}
+{%- endmacro %}
+{% macro spark__beacon_partition_overwrite_config(partition_column) -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [partition_column], 'file_format': 'parquet'}) }}
 {%- endmacro %}
 
 {#- Sessions ending at or after this instant (window read start minus the session timeout) are
-    rebuilt on a windowed run of int_clickstream__sessions; none without start/end vars. It only
-    depends on vars (not on is_incremental()) because model configs are rendered at parse time. -#}
+    rebuilt on a windowed run of int_clickstream__sessions (for devices active in the window); none
+    without start/end vars. -#}
 {% macro beacon_sessions_rebuild_threshold() -%}
     {%- set w = beacon_window() -%}
     {%- if w['start'] is none -%}

@@ -1,8 +1,11 @@
 {#- The few expressions whose spelling differs between DuckDB and Spark, dispatched by adapter.
-    Model SQL calls these (or dbt's cross-database macros) and stays portable. -#}
+    Model SQL calls these (or dbt's cross-database macros, some of which are re-implemented for
+    Spark in macros/spark_overrides.sql) and stays portable: the same model gives the same rows,
+    values and (as far as the engines allow) column types on both targets. -#}
 
 {#- A timestamptz column as a naive timestamp in UTC (all marts work in UTC; local time is derived
-    from tz_offset_minutes, never from the session time zone). -#}
+    from tz_offset_minutes, never from the session time zone). DuckDB: TIMESTAMP; Spark:
+    TIMESTAMP_NTZ (the UTC wall clock whatever the session time zone). -#}
 {% macro utc_timestamp(column) -%}
     {{ return(adapter.dispatch('utc_timestamp')(column)) }}
 {%- endmacro %}
@@ -13,7 +16,49 @@
     timezone('UTC', {{ column }})
 {%- endmacro %}
 {% macro spark__utc_timestamp(column) -%}
-    to_utc_timestamp({{ column }}, current_timezone())
+    cast(to_utc_timestamp({{ column }}, current_timezone()) as timestamp_ntz)
+{%- endmacro %}
+
+{#- A column type by its DuckDB name, spelled for the target: model casts, unit-test fixtures and
+    the data_type of sources (which unit tests use to cast fixture rows) stay portable.
+    timestamp = naive (Spark TIMESTAMP_NTZ); timestamptz = an instant (Spark TIMESTAMP). -#}
+{% macro beacon_type(name) -%}
+    {{ return(adapter.dispatch('beacon_type')(name)) }}
+{%- endmacro %}
+{% macro default__beacon_type(name) -%}
+    {{ return(name) }}
+{%- endmacro %}
+{% macro spark__beacon_type(name) -%}
+    {%- set spark_types = {
+        'varchar': 'string', 'text': 'string',
+        'timestamp': 'timestamp_ntz',
+        'timestamptz': 'timestamp', 'timestamp with time zone': 'timestamp',
+        'integer': 'int', 'hugeint': 'decimal(38, 0)',
+    } -%}
+    {{ return(spark_types.get(name | lower | trim, name)) }}
+{%- endmacro %}
+
+{#- Cast a string literal (or expression) to a naive timestamp. -#}
+{% macro beacon_timestamp(value) -%}
+    cast('{{ value }}' as {{ beacon_type('timestamp') }})
+{%- endmacro %}
+
+{#- A ratio as a double: DuckDB divides integers and decimals into a double, Spark into a
+    decimal rounded to 6 places (and integers into a double), so the numerator is cast first. -#}
+{% macro ratio(numerator, denominator) -%}
+    (cast({{ numerator }} as double) / {{ denominator }})
+{%- endmacro %}
+
+{#- Sum / mean of doubles that carry at most `scale` decimals (millisecond durations, cents), added
+    up exactly as decimals and returned as a double. Why: a sum of doubles depends on the order the
+    (parallel) engine adds in, so DuckDB and Spark, or two runs, differ in the last bits; and a mean
+    such as 1077.697375 sits exactly on a rounding boundary, where those bits decide the rounded
+    value. Exact sums give the same double on every engine and in every run. -#}
+{% macro exact_sum(column, scale) -%}
+    cast(sum(cast({{ column }} as decimal(28, {{ scale }}))) as double)
+{%- endmacro %}
+{% macro exact_avg(column, scale) -%}
+    ({{ exact_sum(column, scale) }} / nullif(count({{ column }}), 0))
 {%- endmacro %}
 
 {#- Regular-expression match (RE2 / Java regex; both accept the (?i) flag). -#}
@@ -27,7 +72,7 @@
     regexp_matches({{ column }}, '{{ pattern }}')
 {%- endmacro %}
 
-{#- ISO day of week, 1 = Monday ... 7 = Sunday. -#}
+{#- ISO day of week, 1 = Monday ... 7 = Sunday (Spark's dayofweek is 1 = Sunday ... 7 = Saturday). -#}
 {% macro iso_weekday(ts) -%}
     {{ return(adapter.dispatch('iso_weekday')(ts)) }}
 {%- endmacro %}
@@ -38,9 +83,17 @@
     isodow({{ ts }})
 {%- endmacro %}
 
-{#- Milliseconds between two timestamps as a double (seconds with fractions = this / 1000). -#}
+{#- Seconds (with fractions, a double) from start_ts to end_ts, through dbt's cross-database
+    datediff in milliseconds. -#}
 {% macro seconds_between(start_ts, end_ts) -%}
-    ({{ dbt.datediff(start_ts, end_ts, 'millisecond') }} / 1000.0)
+    (cast({{ dbt.datediff(start_ts, end_ts, 'millisecond') }} as double) / 1000.0)
+{%- endmacro %}
+
+{#- Partition bucket of a device: the first hex digit of md5(id), 16 buckets. The unit that an
+    incremental run of int_clickstream__sessions rewrites as a whole on every engine (Spark
+    overwrites partitions; it cannot delete rows from a Parquet table). -#}
+{% macro device_bucket(id_column) -%}
+    substr({{ dbt.hash(id_column) }}, 1, 1)
 {%- endmacro %}
 
 {#- Amount in EUR from the static rates in var('fx_to_eur'); null for an unknown currency.

@@ -87,10 +87,10 @@ select
     cast(s.viewers_who_carted as integer) as viewers_who_carted,
     cast(s.carters_who_checked_out as integer) as carters_who_checked_out,
     cast(s.carters_who_purchased as integer) as carters_who_purchased,
-    case when s.viewers > 0 then s.viewers_who_carted * 1.0 / s.viewers end as view_to_cart_rate,
-    case when s.viewers_who_carted > 0 then s.carters_who_checked_out * 1.0 / s.viewers_who_carted end as cart_to_checkout_rate,
-    case when s.viewers_who_carted > 0 then s.carters_who_purchased * 1.0 / s.viewers_who_carted end as cart_to_purchase_rate,
-    case when s.viewers > 0 then s.carters_who_purchased * 1.0 / s.viewers end as view_to_purchase_rate
+    case when s.viewers > 0 then {{ ratio('s.viewers_who_carted', 's.viewers') }} end as view_to_cart_rate,
+    case when s.viewers_who_carted > 0 then {{ ratio('s.carters_who_checked_out', 's.viewers_who_carted') }} end as cart_to_checkout_rate,
+    case when s.viewers_who_carted > 0 then {{ ratio('s.carters_who_purchased', 's.viewers_who_carted') }} end as cart_to_purchase_rate,
+    case when s.viewers > 0 then {{ ratio('s.carters_who_purchased', 's.viewers') }} end as view_to_purchase_rate
 from totals as t
 inner join steps as s on t.{{ grain }} = s.{{ grain }}
 

@@ -2,23 +2,14 @@
     time is derived from the reading's tz_offset_minutes, never from a session time zone, so the
     same data gives the same hour-of-week on any machine. -#}
 
-{#- A timestamptz column as a naive UTC timestamp. -#}
+{#- A timestamptz column as a naive UTC timestamp (portable.sql's utc_timestamp). -#}
 {% macro sh_utc(column) -%}
-    {{ return(adapter.dispatch('sh_utc')(column)) }}
-{%- endmacro %}
-{% macro default__sh_utc(column) -%}
-    cast({{ column }} as {{ dbt.type_timestamp() }})
-{%- endmacro %}
-{% macro duckdb__sh_utc(column) -%}
-    timezone('UTC', {{ column }})
-{%- endmacro %}
-{% macro spark__sh_utc(column) -%}
-    to_utc_timestamp({{ column }}, current_timezone())
+    {{ utc_timestamp(column) }}
 {%- endmacro %}
 
-{#- Seconds (with fractions) from start_ts to end_ts, through dbt's cross-database datediff. -#}
+{#- Seconds (with fractions) from start_ts to end_ts (portable.sql's seconds_between). -#}
 {% macro sh_seconds_between(start_ts, end_ts) -%}
-    (cast({{ dbt.datediff(start_ts, end_ts, 'millisecond') }} as double) / 1000.0)
+    {{ seconds_between(start_ts, end_ts) }}
 {%- endmacro %}
 
 {#- A date plus n days, as a date (dateadd returns a timestamp on some adapters). -#}

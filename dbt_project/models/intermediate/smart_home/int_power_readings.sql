@@ -49,10 +49,10 @@ flagged as (
 numbered as (
     select
         flagged.*,
-        sum(starts_cycle) over (
+        cast(sum(starts_cycle) over (
             partition by home_id, device_id order by occurred_at, reading_id
             rows between unbounded preceding and current row
-        ) as cycle_number
+        ) as bigint) as cycle_number
     from flagged
 )
 

@@ -48,8 +48,8 @@ sessions as (
     select
         user_id,
         count(*) as sessions,
-        avg(duration_seconds) as avg_session_duration_seconds,
-        avg(engaged_seconds) as avg_engaged_seconds
+        {{ exact_avg('duration_seconds', 3) }} as avg_session_duration_seconds,
+        {{ exact_avg('engaged_seconds', 3) }} as avg_engaged_seconds
     from {{ ref('fct_sessions') }}
     where user_id is not null
     group by user_id
@@ -86,7 +86,7 @@ select
     cast(a.purchase_lines as integer) as purchase_lines,
     cast(a.revenue_eur as double) as revenue_eur,
     cast(a.refunds_eur as double) as refunds_eur,
-    case when a.orders > 0 then a.revenue_eur / a.orders end as average_order_value_eur,
+    case when a.orders > 0 then {{ ratio('a.revenue_eur', 'a.orders') }} end as average_order_value_eur,
     {%- for n in range(1, top_n + 1) %}
     f.favourite_category_{{ n }},
     {%- endfor %}

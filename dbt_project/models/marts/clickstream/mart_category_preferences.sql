@@ -19,7 +19,9 @@ with interactions as (
 
 per_category as (
 
-    select user_id, category, count(*) as interactions, sum(decay) as recency_weighted_interactions
+    {#- rounded (as in mart_user_product_affinity) so that rebuilds and engines agree exactly whatever the
+        order of the parallel sum, and equal scores tie (then ranked by interactions and name) -#}
+    select user_id, category, count(*) as interactions, round(sum(decay), 9) as recency_weighted_interactions
     from interactions
     group by user_id, category
 
@@ -29,7 +31,7 @@ select
     user_id,
     category,
     cast(interactions as integer) as interactions,
-    interactions * 1.0 / sum(interactions) over (partition by user_id) as interaction_share,
+    {{ ratio('interactions', 'sum(interactions) over (partition by user_id)') }} as interaction_share,
     recency_weighted_interactions,
     cast(row_number() over (
         partition by user_id order by recency_weighted_interactions desc, interactions desc, category

@@ -11,9 +11,9 @@ select
     cast(sum(case when purchased then 1 else 0 end) as integer) as converting_sessions,
     cast(count(distinct case when purchased then identity end) as integer) as converted_visitors,
     cast(sum(orders) as integer) as orders,
-    cast(sum(revenue_eur) as double) as revenue_eur,
-    count(distinct case when purchased then identity end) * 1.0 / count(distinct identity) as visitor_conversion_rate,
-    sum(revenue_eur) / count(distinct identity) as revenue_per_visitor_eur
+    {{ exact_sum('revenue_eur', 4) }} as revenue_eur,
+    {{ ratio('count(distinct case when purchased then identity end)', 'count(distinct identity)') }} as visitor_conversion_rate,
+    {{ exact_sum('revenue_eur', 4) }} / count(distinct identity) as revenue_per_visitor_eur
 from {{ ref('fct_sessions') }}
 where experiment_id is not null
 group by experiment_id, variant

@@ -42,7 +42,7 @@ select
     product_id,
     category,
     cast(interactions as integer) as interactions,
-    interactions * 1.0 / sum(interactions) over (partition by user_id) as interaction_share,
+    {{ ratio('interactions', 'sum(interactions) over (partition by user_id)') }} as interaction_share,
     recency_weighted_interactions,
     ln(1 + recency_weighted_interactions)
         / sum(ln(1 + recency_weighted_interactions)) over (partition by user_id) as affinity_score,

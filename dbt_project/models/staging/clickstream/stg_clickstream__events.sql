@@ -1,9 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='event_date',
         on_schema_change='fail',
+        **beacon_partition_overwrite_config('event_date')
     )
 }}
 {#- One row per event_id, in UTC, with bot, consent and outlier flags. Windowed runs rebuild whole
@@ -25,7 +24,7 @@ ranked as (
         *,
         row_number() over (
             partition by event_id
-            order by received_at, _landed_at, _source_file, _source_line
+            order by received_at nulls last, _landed_at nulls last, _source_file, _source_line
         ) as copy_number,
         count(*) over (partition by event_id) as copies
     from source
