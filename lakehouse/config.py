@@ -14,6 +14,7 @@ Layout under the root::
     dagster/            DAGSTER_HOME (run storage, logs)
     truth/              ground truth written by ``beacon generate`` (the pipeline never reads it)
     gx/                 Great Expectations Data Docs (static site)
+    spark/              Spark engine only: warehouse, metastore, staging (see lakehouse/engine.py)
 """
 
 from __future__ import annotations
@@ -66,6 +67,10 @@ class DataPaths:
     @property
     def gx(self) -> Path:
         return self.root / "gx"
+
+    @property
+    def spark(self) -> Path:
+        return self.root / "spark"
 
 
 def data_dir() -> Path:

@@ -17,22 +17,29 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 
 from lakehouse.config import PROJECT_ROOT, data_dir
+from lakehouse.engine import EngineName
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 _WATCHED = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
 
 
-def dbt_executable() -> str:
-    """The dbt CLI of this virtualenv, found without relying on PATH.
+#: The command that runs dbt for each engine: plain dbt on DuckDB; on Spark the wrapper that runs
+#: dbt inside a Spark session with the bronze views registered (lakehouse/spark/dbt_cli.py).
+DBT_COMMANDS: dict[EngineName, str] = {"duckdb": "dbt", "spark": "beacon-dbt-spark"}
+
+
+def dbt_executable(name: EngineName = "duckdb") -> str:
+    """The dbt command of ``name``'s engine in this virtualenv, found without relying on PATH.
 
     ``dagster dev`` starts code servers with the venv's interpreter but not the venv's PATH, and
     ``sys.executable`` may then be the resolved base interpreter: the venv's prefix is the
     reliable place, the interpreter's folder and PATH the fallbacks.
     """
+    command = DBT_COMMANDS[name]
     for folder in (Path(sys.prefix) / "bin", Path(sys.executable).parent):
-        if (folder / "dbt").exists():
-            return str(folder / "dbt")
-    return shutil.which("dbt") or "dbt"
+        if (folder / command).exists():
+            return str(folder / command)
+    return shutil.which(command) or command
 
 
 def dbt_env(root: Path | None = None) -> dict[str, str]:

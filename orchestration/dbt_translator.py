@@ -1,8 +1,9 @@
 """How dbt nodes become Dagster assets and checks in Beacon.
 
 * models -> ``[<schema>, <model>]`` (``["marts", "fct_sessions"]``), grouped by layer
-  (``staging`` / ``intermediate`` / ``marts``), kinds ``dbt`` + ``duckdb``, owners from the
-  model's ``meta.owner`` (default: the analytics-engineering team), descriptions from the YAML;
+  (``staging`` / ``intermediate`` / ``marts``), kinds ``dbt`` + the engine (``duckdb`` or
+  ``spark``, :func:`lakehouse.engine.engine`), owners from the model's ``meta.owner`` (default:
+  the analytics-engineering team), descriptions from the YAML;
 * bronze sources -> the bronze Delta assets ``["bronze", <table>]`` written by landing;
 * dbt data tests -> asset checks, ``blocking`` when their severity is ``error`` so a failing test
   stops everything downstream of the model in the same run.
@@ -15,6 +16,8 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
+
+from lakehouse.engine import engine
 
 DEFAULT_OWNER = "team:analytics-engineering"
 LAYERS = ("staging", "intermediate", "marts")
@@ -59,7 +62,7 @@ class BeaconDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey([str(props["schema"]), props["name"]]),
             group_name=layer_of(props),
-            kinds={"dbt", "duckdb"},
+            kinds={"dbt", engine()},
             owners=owner_from_meta(meta),
         )
 

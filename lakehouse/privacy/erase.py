@@ -19,6 +19,8 @@ hold the raw ids, are rewritten last):
 2. the dbt build file and the published ``marts.duckdb`` (+ its rollback generation): rows
    deleted and the files rebuilt (:mod:`lakehouse.privacy.duckdb_purge`), which covers the
    marts, the ``scores`` tables (recommendations, churn, segments) and the DP ``public`` tables;
+   On the Spark engine, its warehouse, metastore and the Delta exports of dbt's tables are
+   dropped (derived data, rebuilt by the next build);
 3. ``landing/``: files rewritten without the lines, ledger identities updated;
 4. ``truth/`` (the generator's ground truth, raw ids): rows removed;
 5. MLflow: registered versions flagged for retraining (:mod:`lakehouse.privacy.models`);
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -267,6 +270,37 @@ def _erase_duckdb(paths: DataPaths, scope: Scope, log: Logger) -> list[audit.Pla
     return results
 
 
+#: Layers the Spark engine exports dbt's tables to (lakehouse/spark/export.py): derived data only.
+SPARK_EXPORT_LAYERS = ("staging", "intermediate", "marts")
+
+
+def _erase_spark_derivatives(paths: DataPaths, log: Logger) -> list[audit.PlaceResult]:
+    """The Spark engine's copies of dbt's tables: its warehouse + metastore and their Delta exports.
+
+    They are derived from bronze (already erased above), so they are dropped whole rather than
+    filtered: the next Spark build re-creates them from the erased bronze (incremental models then
+    build in full because their table is gone). Nothing here exists on the DuckDB engine.
+    """
+    results: list[audit.PlaceResult] = []
+    for layer in SPARK_EXPORT_LAYERS:
+        folder = paths.delta / layer
+        if not folder.is_dir():
+            continue
+        dropped = [
+            storage.drop_table(table) for table in sorted(folder.iterdir()) if storage.table_exists(table)
+        ]
+        log(f"delta/{layer}: {len(dropped)} exported table(s) dropped (rebuilt by the next Spark build)")
+        results.append(audit.PlaceResult(f"spark_export:{layer}", 0, sum(dropped)))
+    for name in ("warehouse", "metastore_db"):
+        folder = paths.spark / name
+        if folder.exists():
+            files = sum(1 for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder)
+            log(f"spark/{name}: removed ({files} files)")
+            results.append(audit.PlaceResult(f"spark:{name}", 0, files))
+    return results
+
+
 def _erase_truth(truth: Path, tokens: tuple[str, ...]) -> audit.PlaceResult:
     """Ground truth written by the generator holds raw ids: drop the person's rows from each Parquet file."""
     removed, files = 0, 0
@@ -328,6 +362,7 @@ def erase_user(
         places, lines = _erase_bronze(paths, scope, say)
         places.append(_erase_consent_snapshot(paths, scope, say))
         places += _erase_duckdb(paths, scope, say)
+        places += _erase_spark_derivatives(paths, say)
         rewritten = rewrite_files(paths.landing, paths.table("bronze", LEDGER_TABLE), lines, run)
         places.append(audit.PlaceResult("landing", sum(r.lines_removed for r in rewritten), len(rewritten)))
         say(f"landing: {len(rewritten)} file(s) rewritten")

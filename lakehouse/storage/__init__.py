@@ -10,10 +10,12 @@ from lakehouse.storage.delta import (
     Filter,
     StagedFile,
     active_files,
+    arrow_dataset,
     commit_staged,
     compact,
     delete_where,
     discard_staged,
+    drop_table,
     ensure_table,
     file_counts_by_partition,
     history,
@@ -30,18 +32,26 @@ from lakehouse.storage.delta import (
     write_partitions,
 )
 
+# The Spark side (pyspark is imported inside its functions only, so importing the storage module
+# stays as light as before for every DuckDB-engine process).
+from lakehouse.storage.spark import UnsupportedDeltaProtocol, read_delta, write_delta
+
 __all__ = [
     "DEFAULT_RETENTION_HOURS",
     "Filter",
     "StagedFile",
+    "UnsupportedDeltaProtocol",
     "active_files",
+    "arrow_dataset",
     "commit_staged",
     "compact",
     "delete_where",
     "discard_staged",
+    "drop_table",
     "ensure_table",
     "file_counts_by_partition",
     "history",
+    "read_delta",
     "read_frame",
     "read_table",
     "replace_table",
@@ -52,5 +62,6 @@ __all__ = [
     "transaction_version",
     "transaction_versions",
     "vacuum",
+    "write_delta",
     "write_partitions",
 ]

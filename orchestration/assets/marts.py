@@ -7,7 +7,8 @@
   incremental tables.
 
 Each asset is ONE ``dbt build`` (models + their tests as blocking asset checks), in the DuckDB
-writer pool because both write the same private build file.
+writer pool because both write the same private build file (on Spark, the mirror of the built
+tables into it; the Spark metastore also takes one writer at a time).
 """
 
 # No `from __future__ import annotations`: Dagster reads the config annotations at runtime.
@@ -20,13 +21,19 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, dbt_assets
+from pydantic import Field
 
+from lakehouse.engine import EngineName, dbt_target, engine
 from orchestration.dbt_args import DEFAULT_LOOKBACK_DAYS, build_dbt_args
 from orchestration.dbt_project import DBT_PROJECT_DIR, beacon_dbt_project, dbt_executable
 from orchestration.dbt_translator import BeaconDbtTranslator
 from orchestration.resources import DAILY_PARTITIONS, DUCKDB_POOL, LakehouseResource
 
 INCREMENTAL_SELECT = "config.materialized:incremental"
+UNIT_TESTS_HELP = (
+    "Run dbt's unit tests in this build. They check SQL logic on fixed inputs, not the data: "
+    "switch off for scheduled production runs when CI runs them (each costs temporary tables on Spark)."
+)
 
 DBT_PROJECT = beacon_dbt_project()
 TRANSLATOR = BeaconDbtTranslator()
@@ -38,6 +45,7 @@ class IncrementalRunConfig(dg.Config):
 
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     full_refresh: bool = False
+    unit_tests: bool = Field(default=True, description=UNIT_TESTS_HELP)
 
 
 class MartsRunConfig(dg.Config):
@@ -47,6 +55,7 @@ class MartsRunConfig(dg.Config):
 
     reference_date: str = ""
     full_refresh: bool = False
+    unit_tests: bool = Field(default=True, description=UNIT_TESTS_HELP)
 
 
 @contextmanager
@@ -86,7 +95,12 @@ def dbt_incremental_models(
     config: IncrementalRunConfig,
 ) -> Iterator[Any]:
     """Incremental dbt models for the partition window (plus lookback), in one dbt build."""
-    args = build_dbt_args(context.partition_time_window, config.lookback_days, config.full_refresh)
+    args = build_dbt_args(
+        context.partition_time_window,
+        config.lookback_days,
+        config.full_refresh,
+        unit_tests=config.unit_tests,
+    )
     context.log.info(f"dbt {' '.join(args)}")
     with _data_dir_env(lakehouse):
         yield from dbt.cli(args, context=context).stream()
@@ -107,16 +121,28 @@ def dbt_marts(
     config: MartsRunConfig,
 ) -> Iterator[Any]:
     """Every non-incremental dbt model (intermediate tables, marts) in one dbt build."""
-    args = build_dbt_args(None, full_refresh=config.full_refresh, reference_date=reference_date_of(config))
+    args = build_dbt_args(
+        None,
+        full_refresh=config.full_refresh,
+        reference_date=reference_date_of(config),
+        unit_tests=config.unit_tests,
+    )
     context.log.info(f"dbt {' '.join(args)}")
     with _data_dir_env(lakehouse):
         yield from dbt.cli(args, context=context).stream()
 
 
-def dbt_resource() -> DbtCliResource:
-    """The dbt CLI of this virtualenv (found beside the interpreter, so PATH need not hold it)."""
+def dbt_resource(name: EngineName | None = None) -> DbtCliResource:
+    """dbt for the configured engine (``BEACON_ENGINE``): its command and its target of the one profile.
+
+    The assets do not change with the engine; only the command that runs dbt and the target do.
+    """
+    name = name or engine()
     return DbtCliResource(
-        project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable()
+        project_dir=str(DBT_PROJECT_DIR),
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=dbt_executable(name),
+        target=dbt_target(name),
     )
 
 

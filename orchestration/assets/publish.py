@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from lakehouse.engine import engine
 from lakehouse.publish import DEFAULT_STORAGE_VERSION, build_db_path, publish_marts, published_name
 from orchestration.resources import DUCKDB_POOL, LakehouseResource
 
@@ -47,12 +48,16 @@ def publication_metadata(lakehouse: LakehouseResource) -> dict[str, str]:
     The Delta versions are read at publish time (right after the dbt build in the same run), so they
     say which bronze snapshot the marts were built from unless landing committed in between.
     """
+    name = engine()
     meta = {
+        "engine": name,
         "dbt_core_version": _version("dbt-core"),
-        "dbt_duckdb_version": _version("dbt-duckdb"),
+        "dbt_adapter_version": _version(f"dbt-{name}"),
         "duckdb_writer_version": _version("duckdb"),
         "deltalake_version": _version("deltalake"),
     }
+    if name == "spark":
+        meta["pyspark_version"] = _version("pyspark")
     from deltalake import DeltaTable
 
     for table in _BRONZE_TABLES:

@@ -39,5 +39,11 @@ def test_build_args_full_refresh_and_reference_date() -> None:
         build_dbt_args(None, lookback_days=-1)
 
 
+def test_build_args_can_leave_unit_tests_out() -> None:
+    assert "--exclude-resource-type" not in build_dbt_args(None)
+    args = build_dbt_args(None, full_refresh=True, unit_tests=False)
+    assert args[3:] == ["--full-refresh", "--exclude-resource-type", "unit_test"]
+
+
 def test_docs_args() -> None:
     assert docs_args("/data/dbt_docs") == ["docs", "generate", "--target-path", "/data/dbt_docs"]

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from privacy_helpers import START, build_and_publish_marts, pick_person, rows_digest, table_frame
 
+from lakehouse import storage
 from lakehouse.config import paths
 from lakehouse.generator import generate
 from lakehouse.landing import land
@@ -40,7 +42,23 @@ def test_erase_job_leaves_no_trace_and_keeps_others(data_dir: Path, hmac_key: st
     )
     land(p, hmac_key)
     assert pseudonym in withdrawn_personalisation(p)["user_id"].to_list()
-    assert {0, 1} <= {f.needle for f in scan_tree(p.root, [raw, pseudonym])}, "the person must be there first"
+    # what a Spark-engine build leaves (lakehouse/spark/export.py): Delta exports of dbt's tables,
+    # the session's Parquet warehouse and its Derby metastore, all holding the person's pseudonym
+    spark_rows = table_frame(p.table("bronze", "clickstream_events")).filter(pl.col("user_id") == pseudonym)
+    storage.replace_table(p.delta / "staging" / "stg_clickstream__events", spark_rows)
+    storage.replace_table(p.delta / "marts" / "dim_users", spark_rows.select("user_id").unique())
+    warehouse = p.spark / "warehouse" / "beacon.db" / "dim_users"
+    warehouse.mkdir(parents=True)
+    pq.write_table(spark_rows.select("user_id").to_arrow(), warehouse / "part-00000.parquet")
+    (p.spark / "metastore_db").mkdir()
+    (p.spark / "metastore_db" / "service.properties").write_text("derby\n")
+    before = scan_tree(p.root, [raw, pseudonym])
+    assert {0, 1} <= {f.needle for f in before}, "the person must be there first"
+    assert {f.path.relative_to(p.root).parts[:2] for f in before} >= {
+        ("delta", "staging"),
+        ("delta", "marts"),
+        ("spark", "warehouse"),
+    }
 
     click, sensors = p.table("bronze", "clickstream_events"), p.table("bronze", "sensor_readings")
     before_c, before_s = table_frame(click), table_frame(sensors)
@@ -84,6 +102,11 @@ def test_erase_job_leaves_no_trace_and_keeps_others(data_dir: Path, hmac_key: st
     assert withdrawn_personalisation(p)["user_id"].to_list() == [
         pseudonymise_value("u-someone-else", hmac_key)
     ]
+    assert rows["spark_export:staging"] == 0 and rows["spark_export:marts"] == 0  # dropped, not filtered
+    files = dict(zip(audit["place"].to_list(), audit["files_rewritten"].to_list(), strict=True))
+    assert files["spark_export:staging"] >= 2 and files["spark:warehouse"] == 1  # data file(s) + log
+    assert not storage.table_exists(p.delta / "marts" / "dim_users")
+    assert not (p.spark / "warehouse").exists() and not (p.spark / "metastore_db").exists()
     assert (
         rows["landing"] > 0
         and rows["published:marts.duckdb"] > 0
