@@ -42,6 +42,7 @@ REFERENCE_DATE = dt.date(2026, 2, 15)
 
 def run_build(root: DataPaths, engine: str, master: str | None, unit_tests: bool) -> float:
     """Wall seconds of one ``dbt build`` of the whole project on ``engine`` (the assets' arguments)."""
+    root.build.mkdir(parents=True, exist_ok=True)  # dbt-duckdb opens the build file there
     env = dbt_env(root.root)
     env["BEACON_ENGINE"] = engine
     if master:
