@@ -32,7 +32,7 @@ from lakehouse.config import DataPaths, paths  # noqa: E402
 from lakehouse.generator.history import build_history  # noqa: E402
 from lakehouse.publish import build_db_path  # noqa: E402
 from lakehouse.spark.dbt_cli import RUN_FACTS  # noqa: E402
-from lakehouse.spark.equivalence import arrow_fingerprint, differences, fingerprint  # noqa: E402
+from lakehouse.spark.equivalence import export_differences  # noqa: E402
 from orchestration.dbt_args import build_dbt_args  # noqa: E402
 from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env, dbt_executable  # noqa: E402
 
@@ -71,22 +71,8 @@ def run_build(root: DataPaths, engine: str, master: str | None, unit_tests: bool
 
 def unequal_tables(duck: DataPaths, spark: DataPaths) -> list[str]:
     """Relations of the DuckDB build whose Spark export differs (or is missing)."""
-    bad: list[str] = []
     with duckdb.connect(str(build_db_path(duck.build)), read_only=True) as con:
-        tables = con.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts')"  # views too: exported as tables
-        ).fetchall()
-        for schema, name in tables:
-            path = spark.table(schema, name)
-            if not storage.table_exists(path):
-                bad.append(f"{schema}.{name} (missing)")
-                continue
-            if differences(
-                fingerprint(con, f'"{schema}"."{name}"'), arrow_fingerprint(storage.read_table(path))
-            ):
-                bad.append(f"{schema}.{name}")
-    return bad
+        return sorted(export_differences(con, spark))
 
 
 def main() -> None:

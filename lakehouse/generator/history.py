@@ -65,8 +65,7 @@ def build_history(
         commit_metadata={"beacon.history": "overwrite without page pings"},
     )
     # an erasure-like delete: every event of one (pseudonymised, hex) user, spread over all days
-    users_seen = pl.from_arrow(storage.read_table(clicks, columns=["user_id"]))["user_id"]  # type: ignore[index]
-    erased = users_seen.drop_nulls().min()
+    erased = storage.scan_table(clicks).select(pl.col("user_id").min()).collect().item()
     deleted = storage.delete_where(clicks, f"user_id = '{erased}'", {"beacon.history": "delete one user"})
     versions = {
         name: storage.table_version(paths.table("bronze", name)) or 0

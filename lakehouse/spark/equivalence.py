@@ -19,7 +19,13 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as pads
 
+from lakehouse import storage
+from lakehouse.config import DataPaths
+
+#: Schemas of the relations dbt builds (and the Spark engine exports to ``delta/<schema>/<model>``).
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
 #: Decimal places kept for floating and decimal values (sums of doubles differ in the last bits
 #: between engines that add in different orders).
 DIGITS = 6
@@ -82,8 +88,9 @@ def fingerprint(con: duckdb.DuckDBPyConnection, relation: str) -> Fingerprint:
     return Fingerprint(int(row[0]), {c: tuple(int(next(values)) for _ in grids[c]) for c, _ in columns})
 
 
-def arrow_fingerprint(table: pa.Table) -> Fingerprint:
-    """:func:`fingerprint` of an Arrow table (e.g. a Delta table read through the storage module)."""
+def arrow_fingerprint(table: pa.Table | pads.Dataset) -> Fingerprint:
+    """:func:`fingerprint` of an Arrow table or dataset (a dataset is scanned batch by batch, e.g. a
+    Delta table through :func:`lakehouse.storage.arrow_dataset`)."""
     con = duckdb.connect()
     try:
         con.register("relation", table)
@@ -110,3 +117,29 @@ def differences(expected: Fingerprint, actual: Fingerprint) -> list[str]:
         and not any(a == b for a, b in zip(expected.columns[c], actual.columns[c], strict=False))
     ]
     return out
+
+
+def dbt_relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """``schema.name`` of every table and view dbt built in a build file, sorted."""
+    listed = ", ".join(f"'{s}'" for s in DBT_SCHEMAS)
+    rows = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        f"where table_schema in ({listed}) order by 1"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def export_differences(con: duckdb.DuckDBPyConnection, exports: DataPaths) -> dict[str, list[str]]:
+    """Every relation of the build file ``con`` against its Delta export under ``exports`` (the
+    Spark engine's ``delta/<schema>/<model>``): relation -> what differs; empty when all are equal."""
+    problems: dict[str, list[str]] = {}
+    for relation in dbt_relations(con):
+        schema, name = relation.split(".")
+        path = exports.table(schema, name)
+        if not storage.table_exists(path):
+            problems[relation] = ["no Delta export"]
+        elif diff := differences(
+            fingerprint(con, f'"{schema}"."{name}"'), arrow_fingerprint(storage.arrow_dataset(path))
+        ):
+            problems[relation] = diff
+    return problems

@@ -427,9 +427,17 @@ def delete_where(
     again with the table's plain types right after (:func:`normalise_view_types`).
     """
     props = CommitProperties(custom_metadata=dict(commit_metadata or {}))
+    before = set(active_files(path)["path"].to_pylist())
     metrics = _table(path).delete(predicate, commit_properties=props)
-    normalise_view_types(path, commit_metadata)
+    rewritten = set(active_files(path)["path"].to_pylist()) - before
+    if rewritten:  # only the delete's own files can be view-typed: no footer of the rest is read
+        normalise_view_types(path, commit_metadata, candidates=rewritten)
     return metrics
+
+
+def _sql_string(text: str | None) -> str:
+    """A SQL string literal (quotes doubled) for a delta-rs predicate."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def _has_view_type(schema: pa.Schema) -> bool:
@@ -437,10 +445,13 @@ def _has_view_type(schema: pa.Schema) -> bool:
     return any("view" in str(field.type) for field in schema)
 
 
-def _view_typed_files(path: PathLike, files: pa.Table) -> pl.DataFrame:
-    """The rows of ``files`` (:func:`active_files`) whose Parquet footer declares a view type."""
+def _view_typed_files(path: PathLike, files: pa.Table, candidates: set[str] | None) -> pl.DataFrame:
+    """The rows of ``files`` (:func:`active_files`) whose Parquet footer declares a view type
+    (only ``candidates`` are looked at when given)."""
     frame = pl.from_arrow(files)
     assert isinstance(frame, pl.DataFrame)
+    if candidates is not None:
+        frame = frame.filter(pl.col("path").is_in(sorted(candidates)))
     flags = [_has_view_type(pq.read_schema(Path(path) / rel)) for rel in frame["path"].to_list()]
     return frame.filter(pl.Series(flags, dtype=pl.Boolean))
 
@@ -465,7 +476,9 @@ def _plain_batches(
             yield pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
-def normalise_view_types(path: PathLike, commit_metadata: Mapping[str, str] | None = None) -> int:
+def normalise_view_types(
+    path: PathLike, commit_metadata: Mapping[str, str] | None = None, candidates: set[str] | None = None
+) -> int:
     """Rewrite the partitions holding view-typed files with the table's plain types; return files fixed.
 
     One overwrite commit per call, scoped to those partitions (the whole table when it is not
@@ -475,7 +488,7 @@ def normalise_view_types(path: PathLike, commit_metadata: Mapping[str, str] | No
     """
     table = _table(path)
     files = active_files(path)
-    bad = _view_typed_files(path, files)
+    bad = _view_typed_files(path, files, candidates)
     if bad.height == 0:
         return 0
     partition_cols = list(table.metadata().partition_columns)
@@ -494,7 +507,7 @@ def normalise_view_types(path: PathLike, commit_metadata: Mapping[str, str] | No
         predicate = " OR ".join(
             "("
             + " AND ".join(
-                f"{c} IS NULL" if v is None else f"{c} = '{_partition_text(v)}'"
+                f"{c} IS NULL" if v is None else f"{c} = {_sql_string(_partition_text(v))}"
                 for c, v in zip(partition_cols, values, strict=True)
             )
             + ")"

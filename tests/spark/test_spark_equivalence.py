@@ -26,7 +26,13 @@ from lakehouse.config import DataPaths, paths
 from lakehouse.generator.history import HistorySummary, build_history
 from lakehouse.publish import build_db_path
 from lakehouse.spark.dbt_cli import RUN_FACTS
-from lakehouse.spark.equivalence import arrow_fingerprint, differences, fingerprint
+from lakehouse.spark.equivalence import (
+    DBT_SCHEMAS,
+    dbt_relations,
+    differences,
+    export_differences,
+    fingerprint,
+)
 from ml import sources
 from orchestration.assets import marts
 from orchestration.assets.publish import build_publish_asset
@@ -40,7 +46,6 @@ DAYS = 14
 LAST_DAY = "2026-01-14"
 REFERENCE_DATE = "2026-01-16"
 CLUSTER = "local-cluster[2,1,1024]"
-SCHEMAS = ("staging", "intermediate", "marts")
 
 
 def _materialise(root: DataPaths, engine: str) -> list[dg.ExecuteInProcessResult]:
@@ -90,11 +95,7 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> tuple[DataPaths, DataPat
 
 def _built_tables(root: DataPaths) -> list[str]:
     with duckdb.connect(str(build_db_path(root.build)), read_only=True) as con:
-        rows = con.execute(
-            "select table_schema || '.' || table_name from information_schema.tables "
-            "where table_schema in ('staging', 'intermediate', 'marts') order by 1"  # views too
-        ).fetchall()
-    return [r[0] for r in rows]
+        return dbt_relations(con)
 
 
 def test_the_spark_assets_materialise_with_their_checks(builds) -> None:
@@ -124,20 +125,13 @@ def test_every_table_equals_the_duckdb_build(builds) -> None:
     assert len(tables) >= 30
     exported = sorted(
         f"{schema}.{t.name}"
-        for schema in SCHEMAS
+        for schema in DBT_SCHEMAS
         for t in (spark.delta / schema).iterdir()
         if storage.table_exists(t)
     )
     assert exported == tables
-    problems: dict[str, list[str]] = {}
     with duckdb.connect(str(build_db_path(duck.build)), read_only=True) as con:
-        for table in tables:
-            schema, name = table.split(".")
-            expected = fingerprint(con, f'"{schema}"."{name}"')
-            actual = arrow_fingerprint(storage.read_table(spark.table(schema, name)))
-            if diff := differences(expected, actual):
-                problems[table] = diff
-            assert expected.rows == actual.rows or table in problems
+        problems = export_differences(con, spark)
     assert not problems, json.dumps(problems, indent=1)
 
 
