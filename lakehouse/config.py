@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: The schemas dbt builds, in layer order (on Spark also the folders of its Delta exports under delta/).
+DBT_SCHEMAS = ("staging", "intermediate", "marts")
 DEFAULT_DATA_DIR = PROJECT_ROOT / "data"
 
 

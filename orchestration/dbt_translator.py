@@ -17,10 +17,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
+from lakehouse.config import DBT_SCHEMAS
 from lakehouse.engine import engine
 
 DEFAULT_OWNER = "team:analytics-engineering"
-LAYERS = ("staging", "intermediate", "marts")
+LAYERS = DBT_SCHEMAS
 
 
 def owner_from_meta(meta: Mapping[str, Any]) -> list[str]:

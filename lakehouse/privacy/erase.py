@@ -43,7 +43,7 @@ from pathlib import Path
 import polars as pl
 
 from lakehouse import storage
-from lakehouse.config import DataPaths
+from lakehouse.config import DBT_SCHEMAS, DataPaths
 from lakehouse.landing.schemas import (
     LEDGER_TABLE,
     PARTITION_COLUMN,
@@ -270,10 +270,6 @@ def _erase_duckdb(paths: DataPaths, scope: Scope, log: Logger) -> list[audit.Pla
     return results
 
 
-#: Layers the Spark engine exports dbt's tables to (lakehouse/spark/export.py): derived data only.
-SPARK_EXPORT_LAYERS = ("staging", "intermediate", "marts")
-
-
 def _erase_spark_derivatives(paths: DataPaths, log: Logger) -> list[audit.PlaceResult]:
     """The Spark engine's copies of dbt's tables: its warehouse + metastore and their Delta exports.
 
@@ -282,7 +278,7 @@ def _erase_spark_derivatives(paths: DataPaths, log: Logger) -> list[audit.PlaceR
     build in full because their table is gone). Nothing here exists on the DuckDB engine.
     """
     results: list[audit.PlaceResult] = []
-    for layer in SPARK_EXPORT_LAYERS:
+    for layer in DBT_SCHEMAS:  # the Spark exports (lakehouse/spark/export.py): derived data only
         folder = paths.delta / layer
         if not folder.is_dir():
             continue

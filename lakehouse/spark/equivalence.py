@@ -22,10 +22,8 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 
 from lakehouse import storage
-from lakehouse.config import DataPaths
+from lakehouse.config import DBT_SCHEMAS, DataPaths
 
-#: Schemas of the relations dbt builds (and the Spark engine exports to ``delta/<schema>/<model>``).
-DBT_SCHEMAS = ("staging", "intermediate", "marts")
 #: Decimal places kept for floating and decimal values (sums of doubles differ in the last bits
 #: between engines that add in different orders).
 DIGITS = 6

@@ -22,12 +22,11 @@ import duckdb
 import pytest
 
 from lakehouse import storage
-from lakehouse.config import DataPaths, paths
+from lakehouse.config import DBT_SCHEMAS, DataPaths, paths
 from lakehouse.generator.history import HistorySummary, build_history
 from lakehouse.publish import build_db_path
 from lakehouse.spark.dbt_cli import RUN_FACTS
 from lakehouse.spark.equivalence import (
-    DBT_SCHEMAS,
     dbt_relations,
     differences,
     export_differences,
