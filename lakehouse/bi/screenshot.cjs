@@ -52,14 +52,39 @@ async function main() {
   }
 }
 
+const LOGIN_ATTEMPTS = 3;
+
+// Superset keeps the login in Flask's cookie session, and gunicorn answers requests concurrently:
+// a request the login page sent before the sign-in (CSRF token, bootstrap data) that answers after
+// it sets the anonymous session cookie again, and the browser lands on /login/?next=... although
+// the password was right. So the form is filled only once the login page's network is idle, the
+// result is checked on the page the browser ends on, and a lost sign-in is tried again.
 async function login(page, job) {
-  await page.goto(`${job.baseUrl}/login/`);
-  await page.locator('input[name="username"], #username').first().fill(job.username);
-  await page.locator('input[name="password"], #password').first().fill(job.password);
-  await Promise.all([
-    page.waitForURL((u) => !u.pathname.startsWith('/login'), { timeout: job.timeoutMs || 90000 }),
-    page.locator('input[name="password"], #password').first().press('Enter'),
-  ]);
+  const perAttempt = Math.min(job.timeoutMs || 90000, 60000);
+  let last = '';
+  for (let attempt = 1; attempt <= LOGIN_ATTEMPTS; attempt += 1) {
+    await page.goto(`${job.baseUrl}/login/`, { waitUntil: 'networkidle' });
+    if (!onLoginPage(page)) return; // the session is already signed in
+    const before = page.url();
+    await page.locator('input[name="username"], #username').first().fill(job.username);
+    await page.locator('input[name="password"], #password').first().fill(job.password);
+    await Promise.all([
+      page.waitForURL((u) => u.href !== before, { timeout: perAttempt }).catch(() => {}),
+      page.locator('input[name="password"], #password').first().press('Enter'),
+    ]);
+    await page.waitForLoadState('networkidle', { timeout: perAttempt }).catch(() => {});
+    if (!onLoginPage(page)) return;
+    const toast = await page.locator('[data-test="toast-container"], .ant-message, .toast')
+      .first().innerText({ timeout: 2000 }).catch(() => '');
+    last = `ended on ${page.url()}${toast.trim() ? `, showing "${toast.trim().slice(0, 200)}"` : ''}`;
+    process.stderr.write(`sign-in attempt ${attempt} of ${LOGIN_ATTEMPTS} failed: ${last}\n`);
+  }
+  throw new Error(`could not sign in to ${job.baseUrl} as ${job.username} in ${LOGIN_ATTEMPTS} attempts `
+    + `(last: ${last}); check the admin password (BEACON_SUPERSET_ADMIN_PASSWORD) and the Superset log`);
+}
+
+function onLoginPage(page) {
+  return new URL(page.url()).pathname.startsWith('/login');
 }
 
 async function shoot(page, job, d, timeout) {
@@ -72,6 +97,7 @@ async function shoot(page, job, d, timeout) {
   const errors = [];
   try {
     await page.goto(`${job.baseUrl}/superset/dashboard/${d.slug}/`, { waitUntil: 'domcontentloaded' });
+    if (onLoginPage(page)) throw new Error(`Superset sent the browser to its login page (${page.url()}): the session was lost`);
     const holders = page.locator('[data-test="dashboard-component-chart-holder"]');
     await page.waitForFunction(
       (n) => document.querySelectorAll('[data-test="dashboard-component-chart-holder"]').length >= n,

@@ -229,6 +229,25 @@ def test_dashboards_render_without_errors_in_chromium(bi: dict) -> None:
     assert all("127.0.0.1" not in url for url in run.blocked_requests)
 
 
+def test_screenshots_fail_with_a_clear_error_when_sign_in_fails(bi: dict, tmp_path: Path) -> None:
+    """A wrong password is tried a bounded number of times, then named, instead of timing out."""
+    from dataclasses import replace
+
+    from lakehouse.bi.screenshot import screenshot_dashboards
+
+    settings: BISettings = bi["settings"]
+    wrong = replace(settings, admin_password="not-the-password")
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as err:
+        screenshot_dashboards(wrong, load_specs()[:1], tmp_path, timeout_s=60)
+    message = str(err.value)
+    assert f"could not sign in to {settings.url} as {settings.admin_user} in 3 attempts" in message, message
+    assert "sign-in attempt 3 of 3 failed: ended on" in message and "/login/" in message, message
+    assert "not-the-password" not in message
+    assert time.monotonic() - started < 120
+    assert not list(tmp_path.glob("*.png"))
+
+
 def test_stop_kills_the_server_by_pid(bi: dict) -> None:
     settings: BISettings = bi["settings"]
     pid = server.read_pid(settings)
