@@ -21,6 +21,7 @@ from lakehouse.publish import publish_marts
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parents[2]
 READ_ALL = Path(__file__).with_name("duckdb1_read_all.py")
 DUCKDB1_SPEC = "duckdb==1.4.*"
 
@@ -28,6 +29,12 @@ DUCKDB1_SPEC = "duckdb==1.4.*"
 def _venv_dir() -> Path:
     raw = os.environ.get("BEACON_DUCKDB1_VENV")
     return Path(raw) if raw else Path.home() / ".cache" / "beacon" / "duckdb1-venv"
+
+
+def _uv() -> str | None:
+    """uv on PATH, else the one ``make install`` keeps in the repository's ``.venv-tools``."""
+    tools = REPO / ".venv-tools" / "bin" / "uv"
+    return shutil.which("uv") or (str(tools) if tools.is_file() else None)
 
 
 def _duckdb_version(python: Path) -> str | None:
@@ -45,9 +52,13 @@ def _duckdb_version(python: Path) -> str | None:
 @pytest.fixture(scope="session")
 def duckdb1_python() -> Path:
     """The interpreter of a cached venv holding DuckDB 1.x (created on first use, ~1 s with a warm uv cache)."""
-    uv = shutil.which("uv")
+    uv = _uv()
     if uv is None:
-        pytest.skip("uv is needed to create the DuckDB 1.x venv")
+        if os.environ.get("CI") == "true":
+            pytest.fail(
+                "uv not found on PATH nor in .venv-tools/bin: run `make install` (CI must not skip this)"
+            )
+        pytest.skip("uv is needed to create the DuckDB 1.x venv (`make install` puts it in .venv-tools/bin)")
     venv = _venv_dir()
     python = venv / "bin" / "python"
     venv.parent.mkdir(parents=True, exist_ok=True)
