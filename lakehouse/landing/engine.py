@@ -457,7 +457,9 @@ class Lander:
             self.log(
                 f"recovering {len(state.data_done | state.quar_done)} file(s) committed by a run that did not finish"
             )
-        state.index_files = [str(index / p) for p in storage.active_files(index)["path"].to_pylist()]
+        state.index_files = [
+            storage.data_file(index, p) for p in storage.active_files(index)["path"].to_pylist()
+        ]
         self._restore_index(contract, state)
 
         pending: list[_Part] = []

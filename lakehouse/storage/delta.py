@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import polars as pl
 import pyarrow as pa
@@ -162,6 +164,22 @@ def active_files(path: PathLike, version: int | None = None) -> pa.Table:
         if c in ("path", "size_bytes", "num_records") or c.startswith("partition.")
     ]
     return table.select(keep)
+
+
+def data_file(table: PathLike, log_path: str) -> str:
+    """Absolute local path of a data file named by the Delta log (and by :func:`active_files`).
+
+    Relative paths in the log are URI-encoded (the protocol's rule: delta-rs records the folder
+    ``p=a b`` as ``p=a%20b``), so joining them to the table folder unchanged names a file that does
+    not exist as soon as a partition value needs escaping. ``file:`` URIs are decoded the same way;
+    any other scheme is refused, Beacon's own paths being local or a shared filesystem.
+    """
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", log_path)
+    if scheme is None:
+        return os.path.join(os.path.abspath(table), unquote(log_path))
+    if scheme.group(1).lower() != "file":
+        raise ValueError(f"file {log_path} of Delta table {table} is not on a local filesystem")
+    return unquote(re.sub(r"^//[^/]*", "", log_path[len(scheme.group(0)) :]))
 
 
 def file_counts_by_partition(path: PathLike, version: int | None = None) -> dict[tuple[Any, ...], int]:
@@ -452,7 +470,7 @@ def _view_typed_files(path: PathLike, files: pa.Table, candidates: set[str] | No
     assert isinstance(frame, pl.DataFrame)
     if candidates is not None:
         frame = frame.filter(pl.col("path").is_in(sorted(candidates)))
-    flags = [_has_view_type(pq.read_schema(Path(path) / rel)) for rel in frame["path"].to_list()]
+    flags = [_has_view_type(pq.read_schema(data_file(path, rel))) for rel in frame["path"].to_list()]
     return frame.filter(pl.Series(flags, dtype=pl.Boolean))
 
 
@@ -461,7 +479,7 @@ def _plain_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Every row of ``files``, batch by batch, cast to ``schema`` with the partition values added."""
     for row in files.iter_rows(named=True):  # one iteration per FILE; rows stay in Arrow batches
-        parquet = pq.ParquetFile(Path(path) / row["path"])
+        parquet = pq.ParquetFile(data_file(path, row["path"]))
         for batch in parquet.iter_batches(batch_size=64_000):
             columns = []
             for field in schema:

@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,7 +34,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import create_table_with_add_actions
 
-from lakehouse.storage.delta import PathLike, StagedFile, add_action, table_exists
+from lakehouse.storage.delta import PathLike, StagedFile, add_action, data_file, table_exists
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -90,16 +89,6 @@ def check_file_list_protocol(table: DeltaTable, path: PathLike, action: str = "r
             "this table, or rewrite it without them (e.g. delta-rs: read it and write a new table "
             "without delta.enableDeletionVectors / delta.columnMapping.mode)."
         )
-
-
-def _local_file(root: str, log_path: str) -> str:
-    """Absolute local path of a file the log names (relative paths are URI-encoded, per the spec)."""
-    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", log_path)
-    if scheme is None:
-        return os.path.join(root, unquote(log_path))
-    if scheme.group(1).lower() != "file":
-        raise ValueError(f"file {log_path} is not on a local filesystem: use delta-spark for such tables")
-    return unquote(re.sub(r"^//[^/]*", "", log_path[len(scheme.group(0)) :]))
 
 
 def _spark_uri(local: str) -> str:
@@ -191,7 +180,7 @@ def read_delta(
         return spark.createDataFrame([], StructType([fields[c] for c in wanted]))
 
     root = os.path.abspath(path)
-    local = [_local_file(root, p) for p in adds.column("path").to_pylist()]
+    local = [data_file(root, p) for p in adds.column("path").to_pylist()]
     data_cols = [c for c in names if c not in parts]
     _refuse_glob_characters(path, local)
     reader = spark.read.schema(StructType([fields[c] for c in data_cols]))
