@@ -24,6 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from ml.behaviour import FEATURES, active_users, behaviour_features, latest_event_time
 
+# Fewest users of either label that still leaves some in each of the three stratified splits.
+MIN_USERS_PER_CLASS = 5
 LABEL = "churned"
 
 
@@ -116,6 +118,23 @@ class ChurnTraining:
         return self.models[self.chosen]
 
 
+def check_label_counts(y: np.ndarray) -> None:
+    """Refuse labels a three-way stratified split cannot honour, saying what to change.
+
+    Each of the training, validation and test users needs churners and active users, or early
+    stopping and the reported scores are undefined; scikit-learn's own message for this ("the
+    least populated class in y has only 1 member") names neither the cause nor the fix.
+    """
+    churned = int(np.sum(y == 1))
+    active = int(len(y) - churned)
+    if min(churned, active) < MIN_USERS_PER_CLASS:
+        raise ValueError(
+            f"churn labels: {churned} churned and {active} active users at the cutoff; training needs at "
+            f"least {MIN_USERS_PER_CLASS} of each to split users three ways. Give it more users or more "
+            "days of history (e.g. `beacon demo --users 500 --days 60`), or move the cutoff."
+        )
+
+
 def split_users(
     y: np.ndarray, test_size: float = 0.2, validation_size: float = 0.2, seed: int = 42
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -143,8 +162,7 @@ def train_churn(
     from lightgbm import early_stopping
 
     y = dataset.get_column(LABEL).to_numpy()
-    if len(np.unique(y)) < 2:
-        raise ValueError("churn labels have a single class: move the cutoff or widen the data")
+    check_label_counts(y)
     train_idx, val_idx, test_idx = split_users(y, test_size, validation_size, seed)
     x = dataset.select(FEATURES)
     x_train, x_val, x_test = x[train_idx], x[val_idx], x[test_idx]

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ml.behaviour import FEATURES, behaviour_features
-from ml.churn import LABEL, MAX_TREES, churn_dataset, train_churn
+from ml.churn import LABEL, MAX_TREES, MIN_USERS_PER_CLASS, churn_dataset, train_churn
 from ml.synthetic import START, synthetic_events
 
 
@@ -92,3 +92,16 @@ def test_lightgbm_finds_planted_churners(events) -> None:
     assert result.importances["gain"][0] > 0
     observed, predicted = result.calibration["lightgbm"]
     assert np.all((predicted >= 0) & (predicted <= 1)) and len(observed) >= 5
+
+
+def test_too_few_users_of_a_label_are_refused_with_what_to_do(events) -> None:
+    data, _ = churn_dataset(events[0])
+    churned, active = data.filter(pl.col(LABEL) == 1), data.filter(pl.col(LABEL) == 0)
+    few = pl.concat([active.head(100), churned.head(MIN_USERS_PER_CLASS - 1)])
+    with pytest.raises(ValueError, match=r"4 churned and 100 active users .* at least 5 of each .*--users"):
+        train_churn(few)
+    with pytest.raises(ValueError, match=r"0 churned and 60 active users"):
+        train_churn(active.head(60))
+    # the smallest accepted set still puts churners in every split
+    result = train_churn(pl.concat([active.head(100), churned.head(MIN_USERS_PER_CLASS)]))
+    assert result.y_test.sum() >= 1 and sum(result.sizes.values()) == 105
