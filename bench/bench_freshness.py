@@ -80,6 +80,7 @@ def main() -> int:
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
 
+        from lakehouse import storage
         from orchestration.assets import bronze, realtime
         from orchestration.resources import LakehouseResource, PseudonymKeyResource
 
@@ -141,8 +142,6 @@ def main() -> int:
         runs: list[float] = []
         thread = threading.Thread(target=producer)
         thread.start()
-        from deltalake import DeltaTable
-
         for _ in range(args.ticks):
             time.sleep(args.interval)
             req = realtime.micro_batch_run_request(LakehouseResource())
@@ -154,7 +153,7 @@ def main() -> int:
             runs.append(done - t0)
             for table, key in (("clickstream_events", "event_id"), ("sensor_readings", "reading_id")):
                 path = root / "data" / "delta" / "bronze" / table
-                ids = DeltaTable(str(path)).to_pyarrow_table(columns=[key]).column(key).to_pylist()
+                ids = storage.read_table(path, columns=[key]).column(key).to_pylist()
                 for i in ids:
                     landed_at.setdefault(i, done)
         stop.set()

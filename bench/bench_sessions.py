@@ -24,11 +24,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-from deltalake import write_deltalake
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from lakehouse import storage  # noqa: E402
 from orchestration.dbt_project import DBT_PROJECT_DIR, dbt_env, dbt_executable  # noqa: E402
 
 DAYS = 30
@@ -219,12 +219,10 @@ def bench(n_events: int, workdir: Path) -> list[tuple[str, str]]:
     (root / "build").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     frame = generate(n_events)
-    write_deltalake(
-        str(root / "delta" / "bronze" / "clickstream_events"),
-        frame.to_arrow(),
-        mode="overwrite",
-        partition_by=["event_date"],
-    )
+    bronze = root / "delta" / "bronze" / "clickstream_events"
+    if storage.table_exists(bronze):  # a re-run in the same workdir starts from the same bronze
+        storage.drop_table(bronze)
+    storage.write_partitions(bronze, frame, ["event_date"])
     gen_s = time.perf_counter() - started
     select = ["--select", "stg_clickstream__events", "int_clickstream__sessions"]
     full = dbt_run(root, *select, "--full-refresh")
