@@ -109,9 +109,7 @@ def connect(root: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         for table in ("clickstream_events", "sensor_readings"):
             delta = root / "delta" / "bronze" / table
             if storage.table_exists(delta):
-                from deltalake import DeltaTable
-
-                con.register(f"bronze_{table}", DeltaTable(str(delta)).to_pyarrow_dataset())
+                con.register(f"bronze_{table}", storage.arrow_dataset(delta))
         yield con
     finally:
         con.close()

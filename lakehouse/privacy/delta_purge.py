@@ -18,19 +18,12 @@ After it, the table has no history before the purge: that is the point of erasur
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deltalake import DeltaTable
-
 from lakehouse import storage
-
-LOG_RETENTION_KEY = "delta.logRetentionDuration"
-#: Delta's default log retention (restored after the purge when the table had none set).
-DEFAULT_LOG_RETENTION = "interval 30 days"
 
 
 @dataclass(frozen=True)
@@ -77,37 +70,6 @@ def lineage_terms(file_column: str, line_column: str, lines: Mapping[str, Sequen
     return terms
 
 
-def _log_files(table: Path) -> set[str]:
-    log = table / "_delta_log"
-    return {p.name for p in log.iterdir()} if log.is_dir() else set()
-
-
-def purge_log_history(path: Path) -> int:
-    """Checkpoint the latest version and delete every log file before it; returns files removed.
-
-    The log retention is lowered to zero only for the cleanup and restored right after, so the
-    table's normal history keeping (landing's crash recovery reads recent commits) is unchanged
-    for future commits.
-    """
-    dt = DeltaTable(str(path))
-    before = _log_files(path)
-    previous = dt.metadata().configuration.get(LOG_RETENTION_KEY)
-    dt.alter.set_table_properties({LOG_RETENTION_KEY: "interval 0 seconds"})
-    dt = DeltaTable(str(path))
-    dt.create_checkpoint()
-    dt.cleanup_metadata()
-    # Older checkpoints (and their sidecars/CRCs) before the new one are expired log files too;
-    # delta-rs removes them in cleanup, anything left before the checkpoint is removed here.
-    version = dt.version()
-    log = path / "_delta_log"
-    for name in sorted(_log_files(path)):
-        stem = name.split(".", 1)[0]
-        if stem.isdigit() and int(stem) < version:
-            os.remove(log / name)
-    DeltaTable(str(path)).alter.set_table_properties({LOG_RETENTION_KEY: previous or DEFAULT_LOG_RETENTION})
-    return len(before - _log_files(path))
-
-
 def purge_rows(
     path: Path,
     predicate: str | None,
@@ -137,5 +99,5 @@ def purge_rows(
     if not deleted and not always_purge_history:
         return PurgeResult(name, 0, 0, 0, storage.table_version(path))
     vacuumed = storage.vacuum(path, retention_hours=0, full=True)
-    removed = purge_log_history(path)
+    removed = storage.purge_log_history(path)
     return PurgeResult(name, deleted, len(vacuumed), removed, storage.table_version(path))

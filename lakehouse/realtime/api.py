@@ -40,9 +40,9 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-from deltalake import DeltaTable
 from fastapi import FastAPI, HTTPException, Query
 
+from lakehouse import storage
 from lakehouse.config import DataPaths
 from lakehouse.pseudonymise import pseudonymise_value
 from lakehouse.realtime.logs import json_logger
@@ -153,7 +153,7 @@ def load_snapshot(marts: Path) -> Snapshot:
 def load_recent(paths: DataPaths, now: dt.datetime, minutes: int) -> dict[str, dict[str, float]]:
     """user pseudonym -> {category: weight} over the last ``minutes`` of consenting users' events."""
     table = paths.table("bronze", "clickstream_events")
-    if not DeltaTable.is_deltatable(str(table)):
+    if not storage.table_exists(table):
         return {}
     since = now.astimezone(dt.UTC) - dt.timedelta(minutes=minutes)
     flt = (
@@ -164,7 +164,7 @@ def load_recent(paths: DataPaths, now: dt.datetime, minutes: int) -> dict[str, d
         & (pads.field("consent_personalization") == pa.scalar(True))
         & pads.field("event_type").isin(list(WEIGHTS))
     )
-    ds = DeltaTable(str(table)).to_pyarrow_dataset()
+    ds = storage.arrow_dataset(table)
     ev = pl.from_arrow(ds.to_table(columns=["user_id", "event_type", "category"], filter=flt))
     assert isinstance(ev, pl.DataFrame)
     if ev.height == 0:

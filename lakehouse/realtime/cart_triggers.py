@@ -38,8 +38,8 @@ import httpx
 import polars as pl
 import pyarrow as pa
 import pyarrow.dataset as pads
-from deltalake import DeltaTable, write_deltalake
 
+from lakehouse import storage
 from lakehouse.config import DataPaths
 from lakehouse.locks import file_lock
 
@@ -94,9 +94,9 @@ def read_recent_events(paths: DataPaths, since: dt.datetime) -> pl.DataFrame:
     table = paths.table("bronze", "clickstream_events")
     cols = ["user_id", "event_type", "occurred_at", "product_id", "category", "price", "quantity", "currency"]
     cols.append("consent_personalization")
-    if not DeltaTable.is_deltatable(str(table)):
+    if not storage.table_exists(table):
         return pl.DataFrame(schema={c: pl.String for c in cols})
-    ds = DeltaTable(str(table)).to_pyarrow_dataset()
+    ds = storage.arrow_dataset(table)
     since_us = pa.scalar(since.astimezone(dt.UTC), pa.timestamp("us", "UTC"))
     flt = (
         (pads.field("event_date") >= pa.scalar(since.astimezone(dt.UTC).date()))
@@ -184,9 +184,9 @@ def _sha(s: pl.Series) -> pl.Series:
 
 
 def _read(path: Path, schema: pl.Schema) -> pl.DataFrame:
-    if not DeltaTable.is_deltatable(str(path)):
+    if not storage.table_exists(path):
         return pl.DataFrame(schema=schema)
-    return pl.from_arrow(DeltaTable(str(path)).to_pyarrow_table())  # type: ignore[return-value]
+    return pl.from_arrow(storage.read_table(path))  # type: ignore[return-value]
 
 
 def read_outbox(paths: DataPaths) -> pl.DataFrame:
@@ -247,9 +247,7 @@ def record_triggers(
             .select(OUTBOX_SCHEMA.names())
             .cast(dict(OUTBOX_SCHEMA))  # type: ignore[arg-type]
         )
-        path = paths.table(*OUTBOX)
-        path.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), rows.to_arrow(), mode="append")
+        storage.write_partitions(paths.table(*OUTBOX), rows)
     return rows
 
 
@@ -294,9 +292,7 @@ def deliver(
             outcomes.append(_post(http, url, row, max_attempts, backoff_seconds, headers or {}))
     result = pl.DataFrame(outcomes, schema=DELIVERY_SCHEMA)
     if result.height:
-        path = paths.table(*DELIVERIES)
-        path.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), result.to_arrow(), mode="append")
+        storage.write_partitions(paths.table(*DELIVERIES), result)
     return result
 
 

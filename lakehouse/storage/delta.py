@@ -544,3 +544,39 @@ def normalise_view_types(
         commit_properties=props,
     )
     return bad.height
+
+
+LOG_RETENTION_KEY = "delta.logRetentionDuration"
+#: Delta's default log retention (restored after a log purge when the table had none set).
+DEFAULT_LOG_RETENTION = "interval 30 days"
+
+
+def _log_files(table: PathLike) -> set[str]:
+    log = Path(table) / "_delta_log"
+    return {p.name for p in log.iterdir()} if log.is_dir() else set()
+
+
+def purge_log_history(path: PathLike) -> int:
+    """Checkpoint the latest version and delete every log file before it; returns files removed.
+
+    The log retention is lowered to zero only for the cleanup and restored right after, so the
+    table's normal history keeping (landing's crash recovery reads recent commits) is unchanged
+    for future commits.
+    """
+    table = DeltaTable(str(path))
+    before = _log_files(path)
+    previous = table.metadata().configuration.get(LOG_RETENTION_KEY)
+    table.alter.set_table_properties({LOG_RETENTION_KEY: "interval 0 seconds"})
+    table = DeltaTable(str(path))
+    table.create_checkpoint()
+    table.cleanup_metadata()
+    # Older checkpoints (and their sidecars/CRCs) before the new one are expired log files too;
+    # delta-rs removes them in cleanup, anything left before the checkpoint is removed here.
+    version = table.version()
+    log = Path(path) / "_delta_log"
+    for name in sorted(_log_files(path)):
+        stem = name.split(".", 1)[0]
+        if stem.isdigit() and int(stem) < version:
+            os.remove(log / name)
+    DeltaTable(str(path)).alter.set_table_properties({LOG_RETENTION_KEY: previous or DEFAULT_LOG_RETENTION})
+    return len(before - _log_files(path))

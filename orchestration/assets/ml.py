@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import polars as pl
 
+from lakehouse import storage
 from lakehouse.privacy.consent import withdrawn_personalisation
 from lakehouse.publish import build_db_path
 from ml import sources
@@ -115,10 +116,9 @@ def data_version(lakehouse: LakehouseResource, db: Path) -> dict[str, Any]:
     """Build-file snapshot info plus the bronze clickstream Delta version (when the table exists)."""
     info: dict[str, Any] = sources.snapshot_info(db)
     table = lakehouse.paths.table("bronze", "clickstream_events")
-    if (table / "_delta_log").is_dir():
-        from deltalake import DeltaTable
-
-        info["delta.bronze.clickstream_events"] = DeltaTable(str(table)).version()
+    version = storage.table_version(table)
+    if version is not None:
+        info["delta.bronze.clickstream_events"] = version
     return info
 
 

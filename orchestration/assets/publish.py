@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import dagster as dg
 
+from lakehouse import storage
 from lakehouse.engine import engine
 from lakehouse.publish import DEFAULT_STORAGE_VERSION, build_db_path, publish_marts, published_name
 from orchestration.resources import DUCKDB_POOL, LakehouseResource
@@ -58,12 +59,11 @@ def publication_metadata(lakehouse: LakehouseResource) -> dict[str, str]:
     }
     if name == "spark":
         meta["pyspark_version"] = _version("pyspark")
-    from deltalake import DeltaTable
 
     for table in _BRONZE_TABLES:
-        path = lakehouse.paths.table("bronze", table)
-        if (path / "_delta_log").is_dir():
-            meta[f"delta_version_at_publish.bronze.{table}"] = str(DeltaTable(str(path)).version())
+        version = storage.table_version(lakehouse.paths.table("bronze", table))
+        if version is not None:
+            meta[f"delta_version_at_publish.bronze.{table}"] = str(version)
     return meta
 
 
