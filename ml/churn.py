@@ -24,8 +24,9 @@ from threadpoolctl import threadpool_limits
 
 from ml.behaviour import FEATURES, active_users, behaviour_features, latest_event_time
 
-# Fewest users of either label that still leaves some in each of the three stratified splits.
-MIN_USERS_PER_CLASS = 5
+# Fewest users of either label that puts one in each of the three stratified splits (the scores
+# of so small a test set are noise, but such a run is not refused).
+MIN_USERS_PER_CLASS = 3
 LABEL = "churned"
 
 
@@ -121,9 +122,9 @@ class ChurnTraining:
 def check_label_counts(y: np.ndarray) -> None:
     """Refuse labels a three-way stratified split cannot honour, saying what to change.
 
-    Each of the training, validation and test users needs churners and active users, or early
-    stopping and the reported scores are undefined; scikit-learn's own message for this ("the
-    least populated class in y has only 1 member") names neither the cause nor the fix.
+    With fewer than three users of a label some split gets none: early stopping or the test
+    scores are undefined (ROC-AUC of a single class), or scikit-learn refuses the split with
+    "The least populated class in y has only 1 member", which names neither cause nor fix.
     """
     churned = int(np.sum(y == 1))
     active = int(len(y) - churned)
