@@ -24,8 +24,8 @@ from threadpoolctl import threadpool_limits
 
 from ml.behaviour import FEATURES, active_users, behaviour_features, latest_event_time
 
-# Fewest users of either label that puts one in each of the three stratified splits (the scores
-# of so small a test set are noise, but such a run is not refused).
+# Fewest users of either label that can put one in each of the three splits (the scores of so
+# small a test set are noise, but such a run is not refused).
 MIN_USERS_PER_CLASS = 3
 LABEL = "churned"
 
@@ -145,7 +145,30 @@ def split_users(
     train, validation = train_test_split(
         rest, test_size=validation_size / (1.0 - test_size), stratify=y[rest], random_state=seed
     )
-    return train, validation, test
+    return _every_label_in_every_split(y, train, validation, test)
+
+
+def _every_label_in_every_split(
+    y: np.ndarray, train: np.ndarray, validation: np.ndarray, test: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Give validation and test at least one user of each label, swapped in from training.
+
+    Stratification rounds a rare label to zero in a small split (3 churners among 71 users come
+    out 2 / 0 / 1), which leaves that split's ROC-AUC undefined. One training user of the label
+    trades places with one user of the other label, so the split sizes stay as asked and training
+    keeps at least one of each (there are at least :data:`MIN_USERS_PER_CLASS`).
+    """
+    train, held_out = train.copy(), [validation.copy(), test.copy()]
+    for label in np.unique(y):
+        for split in held_out:
+            if np.any(y[split] == label):
+                continue
+            donors = np.flatnonzero(y[train] == label)
+            if donors.size < 2:
+                continue
+            taker = int(np.flatnonzero(y[split] != label)[0])
+            train[donors[0]], split[taker] = split[taker], train[donors[0]]
+    return train, held_out[0], held_out[1]
 
 
 def train_churn(

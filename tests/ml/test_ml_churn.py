@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from ml.behaviour import FEATURES, behaviour_features
-from ml.churn import LABEL, MAX_TREES, MIN_USERS_PER_CLASS, churn_dataset, train_churn
+from ml.churn import LABEL, MAX_TREES, MIN_USERS_PER_CLASS, churn_dataset, split_users, train_churn
 from ml.synthetic import START, synthetic_events
 
 
@@ -102,6 +102,21 @@ def test_too_few_users_of_a_label_are_refused_with_what_to_do(events) -> None:
         train_churn(few)
     with pytest.raises(ValueError, match=r"0 churned and 60 active users"):
         train_churn(active.head(60))
-    # the smallest accepted set has a churner in every split, so its test scores are defined
-    result = train_churn(pl.concat([active.head(100), churned.head(MIN_USERS_PER_CLASS)]))
-    assert sum(result.sizes.values()) == 103 and result.y_test.sum() == 1
+    # the smallest accepted set has a churner in every split, so its scores are defined
+    small = pl.concat([active.head(68), churned.head(MIN_USERS_PER_CLASS)])
+    result = train_churn(small)
+    assert result.y_test.sum() == 1 and sum(result.sizes.values()) == 71
+    assert all(
+        np.isfinite(m["roc_auc"]) for m in [*result.metrics.values(), *result.validation_metrics.values()]
+    )
+
+
+def test_split_puts_every_label_in_every_split() -> None:
+    """Stratification alone leaves validation without a churner at 3 of 71 (2 / 0 / 1)."""
+    y = np.array([1] * 3 + [0] * 68)
+    train, validation, test = split_users(y)
+    assert [int(y[s].sum()) for s in (train, validation, test)] == [1, 1, 1]
+    assert sorted(np.concatenate([train, validation, test])) == list(range(71))  # a partition of users
+    assert (len(train), len(validation), len(test)) == (42, 14, 15)  # the sizes asked for
+    big = np.array([1] * 300 + [0] * 700)  # nothing to repair: stratified shares stand
+    assert [int(big[s].sum()) for s in split_users(big)] == [180, 60, 60]
