@@ -24,9 +24,9 @@ from threadpoolctl import threadpool_limits
 
 from ml.behaviour import FEATURES, active_users, behaviour_features, latest_event_time
 
-# Fewest users of either label that can put one in each of the three splits (the scores of so
-# small a test set are noise, but such a run is not refused).
-MIN_USERS_PER_CLASS = 3
+# Fewest users of either label a stratified three-way split accepts. With 2 the test split gets
+# none and its ROC-AUC is undefined (recorded as NaN); from 3 every split gets one.
+MIN_USERS_PER_CLASS = 2
 LABEL = "churned"
 
 
@@ -120,18 +120,18 @@ class ChurnTraining:
 
 
 def check_label_counts(y: np.ndarray) -> None:
-    """Refuse labels a three-way stratified split cannot honour, saying what to change.
+    """Refuse labels a three-way stratified split cannot take, saying what to change.
 
-    With fewer than three users of a label some split gets none: early stopping or the test
-    scores are undefined (ROC-AUC of a single class), or scikit-learn refuses the split with
-    "The least populated class in y has only 1 member", which names neither cause nor fix.
+    scikit-learn's own refusal ("The least populated class in y has only 1 member") names
+    neither the cause nor the fix.
     """
     churned = int(np.sum(y == 1))
     active = int(len(y) - churned)
     if min(churned, active) < MIN_USERS_PER_CLASS:
         raise ValueError(
             f"churn labels: {churned} churned and {active} active users at the cutoff; training needs at "
-            f"least {MIN_USERS_PER_CLASS} of each to split users three ways. Give it more users or more "
+            f"least {MIN_USERS_PER_CLASS} of each (3 for defined test scores) to split users three ways. "
+            "Give it more users or more "
             "days of history (e.g. `beacon demo --users 500 --days 60`), or move the cutoff."
         )
 

@@ -98,13 +98,15 @@ def test_too_few_users_of_a_label_are_refused_with_what_to_do(events) -> None:
     data, _ = churn_dataset(events[0])
     churned, active = data.filter(pl.col(LABEL) == 1), data.filter(pl.col(LABEL) == 0)
     few = pl.concat([active.head(100), churned.head(MIN_USERS_PER_CLASS - 1)])
-    with pytest.raises(ValueError, match=r"2 churned and 100 active users .* at least 3 of each .*--users"):
+    with pytest.raises(ValueError, match=r"1 churned and 100 active users .* at least 2 of each .*--users"):
         train_churn(few)
     with pytest.raises(ValueError, match=r"0 churned and 60 active users"):
         train_churn(active.head(60))
-    # the smallest accepted set has a churner in every split, so its scores are defined
-    small = pl.concat([active.head(68), churned.head(MIN_USERS_PER_CLASS)])
-    result = train_churn(small)
+    # the smallest accepted set trains; its test split has no churner, so its ROC-AUC is NaN
+    tiny = train_churn(pl.concat([active.head(68), churned.head(MIN_USERS_PER_CLASS)]))
+    assert tiny.y_test.sum() == 0 and np.isnan(tiny.metrics["lightgbm"]["roc_auc"])
+    # from 3 churners every split has one, so every score is defined
+    result = train_churn(pl.concat([active.head(68), churned.head(3)]))
     assert result.y_test.sum() == 1 and sum(result.sizes.values()) == 71
     assert all(
         np.isfinite(m["roc_auc"]) for m in [*result.metrics.values(), *result.validation_metrics.values()]
