@@ -12,12 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from dagster_dbt import DbtProject
 
 from lakehouse.config import PROJECT_ROOT, data_dir
 from lakehouse.engine import EngineName
+from lakehouse.locks import file_lock
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 _WATCHED = ("models", "macros", "tests", "dbt_project.yml", "profiles.yml")
@@ -69,27 +71,47 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
 
 
 def ensure_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
-    """Run ``dbt parse`` if the manifest is missing or stale; return the manifest path."""
+    """Run ``dbt parse`` if the manifest is missing or stale; return the manifest path.
+
+    Processes that start together (pytest-xdist workers, a code server and its run workers) all
+    find a fresh clone without a manifest. Parsing at once, they wrote ``target/manifest.json``
+    concurrently and left a corrupt file that every later import failed on (it was newer than the
+    sources, so nothing re-parsed it). So one process parses at a time (a file lock; the others
+    find the manifest fresh once they get the lock), into a private target path, and the result
+    is moved into place atomically: a reader sees the old manifest or the new one, never a part.
+    """
     manifest = project_dir / "target" / "manifest.json"
-    if manifest_is_stale(project_dir):
-        result = subprocess.run(
-            [
-                dbt_executable(),
-                "parse",
-                "--quiet",
-                "--project-dir",
-                str(project_dir),
-                "--profiles-dir",
-                str(project_dir),
-            ],
-            cwd=project_dir,
-            env=dbt_env(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0 or not manifest.exists():
-            raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+    if not manifest_is_stale(project_dir):
+        return manifest
+    with file_lock(manifest.parent / ".manifest.lock"):
+        if not manifest_is_stale(project_dir):
+            return manifest
+        private = Path(tempfile.mkdtemp(prefix=".parse-", dir=manifest.parent))
+        try:
+            result = subprocess.run(
+                [
+                    dbt_executable(),
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(project_dir),
+                    "--profiles-dir",
+                    str(project_dir),
+                    "--target-path",
+                    str(private),
+                ],
+                cwd=project_dir,
+                env=dbt_env(),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            parsed = private / "manifest.json"
+            if result.returncode != 0 or not parsed.exists():
+                raise RuntimeError(f"dbt parse failed:\n{result.stdout}\n{result.stderr}")
+            os.replace(parsed, manifest)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
     return manifest
 
 
