@@ -91,3 +91,15 @@ def test_events_without_analytics_consent_land_without_identifiers(
         (False, False),
     ]
     assert e["event_type"].to_list() == ["page_view"] * 4  # the events themselves are kept
+
+
+def test_the_leak_scan_finds_a_planted_id_and_not_digits_inside_a_longer_number(tmp_path: Path) -> None:
+    """The failure path of ``leaks``: a raw id in a column is found (log statistics and values);
+    the same digits inside a longer number (a commit timestamp in ms) are not."""
+    from lakehouse import storage
+
+    t = tmp_path / "delta" / "bronze" / "planted"
+    storage.write_partitions(t, pl.DataFrame({"customer": ["99881.0"], "note": ["ts 1796615499882"]}))
+    found = leaks(tmp_path, ["99881", "99882"])
+    assert any("'99881' in values" in f for f in found) and any("b'99881' in bytes" in f for f in found)
+    assert not any("99882" in f for f in found)
