@@ -37,21 +37,12 @@ class PurgeResult:
     version: int | None
 
 
-def sql_literal(value: Any) -> str:
-    """A SQL literal for a delta-rs (DataFusion) predicate: strings quoted, ints as is."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
 def in_list(column: str, values: Iterable[Any]) -> str | None:
     """``column IN (...)`` for non-empty ``values`` (sorted, so predicates are reproducible)."""
     vals = sorted(set(values), key=str)
     if not vals:
         return None
-    return f"{column} IN ({', '.join(sql_literal(v) for v in vals)})"
+    return f"{column} IN ({', '.join(storage.sql_literal(v) for v in vals)})"
 
 
 def any_of(terms: Iterable[str | None]) -> str | None:
@@ -66,7 +57,7 @@ def lineage_terms(file_column: str, line_column: str, lines: Mapping[str, Sequen
     for rel, nums in sorted(lines.items()):
         listed = in_list(line_column, nums)
         if listed:
-            terms.append(f"{file_column} = {sql_literal(rel)} AND {listed}")
+            terms.append(f"{file_column} = {storage.sql_literal(rel)} AND {listed}")
     return terms
 
 

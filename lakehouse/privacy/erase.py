@@ -53,7 +53,7 @@ from lakehouse.landing.schemas import (
 from lakehouse.locks import file_lock, landing_lock
 from lakehouse.privacy import audit
 from lakehouse.privacy.consent import SNAPSHOT_TABLE
-from lakehouse.privacy.delta_purge import any_of, in_list, lineage_terms, purge_rows, sql_literal
+from lakehouse.privacy.delta_purge import any_of, in_list, lineage_terms, purge_rows
 from lakehouse.privacy.duckdb_purge import purge_file_in_place, rebuild_without
 from lakehouse.privacy.landing_files import linked_ids, person_lines, rewrite_files
 from lakehouse.pseudonymise import pseudonymise_value
@@ -179,7 +179,7 @@ def _merge_lines(lines: dict[str, list[int]], found: pl.DataFrame, file_col: str
 def _erase_consent_snapshot(paths: DataPaths, scope: Scope, say: Callable[[str], None]) -> audit.PlaceResult:
     """The pseudonymised copy of the consent table landing keeps in bronze (small, unpartitioned)."""
     path = paths.table("bronze", SNAPSHOT_TABLE)
-    res = purge_rows(path, f"user_id = {sql_literal(scope.pseudonym)}")
+    res = purge_rows(path, f"user_id = {storage.sql_literal(scope.pseudonym)}")
     say(f"bronze.{SNAPSHOT_TABLE}: {res.rows_deleted} rows deleted")
     return audit.PlaceResult(f"bronze.{SNAPSHOT_TABLE}", res.rows_deleted, res.files_vacuumed)
 
@@ -194,12 +194,12 @@ def _erase_bronze(
         (
             CLICKSTREAM,
             (pl.col("user_id") == p) | pl.col("anonymous_id").is_in(devices),
-            [f"user_id = {sql_literal(p)}", in_list("anonymous_id", devices)],
+            [f"user_id = {storage.sql_literal(p)}", in_list("anonymous_id", devices)],
         ),
         (
             SENSORS,
             (pl.col("user_id") == p) | pl.col("home_id").is_in(homes),
-            [f"user_id = {sql_literal(p)}", in_list("home_id", homes)],
+            [f"user_id = {storage.sql_literal(p)}", in_list("home_id", homes)],
         ),
     ]
     found: dict[str, pl.DataFrame] = {}
@@ -214,7 +214,7 @@ def _erase_bronze(
             _merge_lines(lines, found[name], FILE_COL, LINE_COL)
     quarantine = paths.table("bronze", QUARANTINE_TABLE)
     payload_terms = [
-        f"strpos({col}, {sql_literal(v)}) > 0"
+        f"strpos({col}, {storage.sql_literal(v)}) > 0"
         for v in (*scope.pseudonyms, *scope.raw_tokens)
         for col in ("raw_payload", "reason")
     ]

@@ -453,14 +453,22 @@ def delete_where(
     return metrics
 
 
-def _sql_string(text: str | None) -> str:
-    """A SQL string literal (quotes doubled) for a delta-rs predicate."""
-    return "'" + str(text).replace("'", "''") + "'"
+def sql_literal(value: Any) -> str:
+    """A SQL literal for a delta-rs (DataFusion) predicate: strings quoted (quotes doubled), ints as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+#: The Arrow view layouts delta-rs writes, and the plain type each is rewritten as.
+_PLAIN_OF_VIEW = {pa.string_view(): pa.string(), pa.binary_view(): pa.binary()}
 
 
 def _has_view_type(schema: pa.Schema) -> bool:
-    """Whether any column (nested ones too) uses an Arrow view layout (string/binary/list view)."""
-    return any("view" in str(field.type) for field in schema)
+    """Whether any column is a string or binary view (the layouts delta-rs's delete writes)."""
+    return any(field.type in _PLAIN_OF_VIEW for field in schema)
 
 
 def _view_typed_files(path: PathLike, files: pa.Table, candidates: set[str] | None) -> pl.DataFrame:
@@ -512,7 +520,7 @@ def normalise_view_types(
     partition_cols = list(table.metadata().partition_columns)
     schema = pa.schema(
         [
-            pa.field(f.name, pa.string() if "view" in str(f.type) else f.type, f.nullable)
+            pa.field(f.name, _PLAIN_OF_VIEW.get(f.type, f.type), f.nullable)
             for f in _dataset(path, None).schema
         ]
     )
@@ -525,7 +533,7 @@ def normalise_view_types(
         predicate = " OR ".join(
             "("
             + " AND ".join(
-                f"{c} IS NULL" if v is None else f"{c} = {_sql_string(_partition_text(v))}"
+                f"{c} IS NULL" if v is None else f"{c} = {sql_literal(_partition_text(v))}"
                 for c, v in zip(partition_cols, values, strict=True)
             )
             + ")"
